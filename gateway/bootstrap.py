@@ -1,0 +1,54 @@
+"""Composition root: builds the pipeline against real endpoints, or against the bundled mocks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from gateway.connectors import BknAuth, BknClient, BknCredentials, PayrollClient, TteClient
+from gateway.outbox import PayrollDestination
+from gateway.pipeline import Clock, Pipeline, utc_now
+from gateway.settings import Settings
+from gateway.store import make_engine
+
+
+def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None = None, clock: Clock = utc_now,
+                   sleep: Callable[[float], None] = time.sleep) -> Pipeline:
+    common: dict[str, Any] = {"transport": transport, "timeout": settings.http_timeout_seconds,
+                              "max_attempts": settings.http_max_attempts, "sleep": sleep}
+    auth = BknAuth(settings.bkn_token_url, settings.bkn_sso_url, BknCredentials(
+        consumer_key=settings.bkn_consumer_key.get_secret_value(),
+        consumer_secret=settings.bkn_consumer_secret.get_secret_value(),
+        sso_client_id=settings.bkn_sso_client_id, username=settings.bkn_username,
+        password=settings.bkn_password.get_secret_value(),
+        sso_token=settings.bkn_sso_token.get_secret_value() if settings.bkn_sso_token else None))
+    bkn = BknClient(settings.bkn_base_url, settings.ekinerja_base_url, auth, page_size=settings.page_size,
+                    **common)
+    tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
+                    **common)
+    payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(), **common)
+    engine = make_engine(settings.database_url)
+    return Pipeline(engine, settings, bkn, tte, {"payroll": PayrollDestination(payroll)}, clock=clock)
+
+
+def mock_settings(settings: Settings, world: Any) -> Settings:
+    """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
+    from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO
+
+    ep = world.endpoints
+    return settings.model_copy(update={
+        "bkn_base_url": ep.siasn_url, "ekinerja_base_url": ep.ekinerja_url, "bkn_token_url": ep.token_url,
+        "bkn_sso_url": ep.sso_url, "tte_base_url": ep.tte_url, "payroll_base_url": ep.payroll_url,
+        "bkn_consumer_key": SecretStr(DEMO_CONSUMER[0]), "bkn_consumer_secret": SecretStr(DEMO_CONSUMER[1]),
+        "bkn_sso_client_id": "demo", "bkn_username": DEMO_SSO[0], "bkn_password": SecretStr(DEMO_SSO[1]),
+        "bkn_sso_token": None, "tte_username": DEMO_BASIC[0], "tte_password": SecretStr(DEMO_BASIC[1]),
+        "payroll_api_key": SecretStr(DEMO_API_KEY)})
+
+
+def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,
+                        sleep: Callable[[float], None] = time.sleep) -> Pipeline:
+    return build_pipeline(mock_settings(settings, world), transport=world.transport(), clock=clock, sleep=sleep)

@@ -1,0 +1,204 @@
+"""Operator CLI (typer + rich). Human tables by default, `--json` for scripts.
+
+Exit codes: 0 success, 1 a run finished with failures (dead letters, nothing computed), 2 bad arguments or
+unknown records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, select
+
+from gateway import logsetup
+from gateway.domain import Period, ResultStatus
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+from gateway.store import make_engine
+from gateway.store import repository as repo
+from gateway.store.tables import outbox
+
+app = typer.Typer(help="tpp-gateway: TPP from BKN e-Kinerja to regional payroll.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console()
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="tenant (city) name, e.g. metro")]
+PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="period: YYYY-MM or YYYY-Qn")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress to stderr")] = False,
+          ) -> None:
+    logsetup.configure("INFO" if verbose else "WARNING")
+
+
+def _engine() -> Engine:
+    return make_engine(Settings().database_url)
+
+
+def _check_period(period: str) -> str:
+    try:
+        return Period.parse(period).label
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _rupiah(amount: int) -> str:
+    return f"Rp {amount:,}".replace(",", ".")
+
+
+@app.command()
+def demo(
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="city whose bundled scenario to run")] = "metro",
+    scenario: Annotated[Path | None, typer.Option(help="scenario JSON file (docs/scenario-format.md)")] = None,
+) -> None:
+    """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks."""
+    from gateway.bootstrap import build_mock_pipeline
+    from mocks import MockWorld, Scenario
+
+    try:
+        loaded = Scenario.load(scenario) if scenario else Scenario.bundled(tenant)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot load the scenario: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    world = MockWorld(loaded)
+    settings = Settings()
+    try:
+        pipeline = build_mock_pipeline(settings, world)
+        report = pipeline.cycle(loaded.tenant, loaded.period)
+    except GatewayError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    with pipeline.engine.connect() as conn:
+        results = repo.load_results(conn, loaded.tenant, loaded.period)
+        quarantined = repo.list_quarantine(conn, loaded.tenant, loaded.period)
+        rows = conn.execute(select(outbox.c.status, outbox.c.answer).where(
+            outbox.c.tenant == loaded.tenant, outbox.c.period == loaded.period)).all()
+    counts = {s: sum(1 for r in results if r.status == s) for s in ResultStatus}
+    acknowledged = sum(1 for r in rows if r.status == "delivered")
+    rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
+    table = Table(title=f"{loaded.tenant} {loaded.period}: demo cycle on the bundled mocks")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in [
+        ("employees", len(loaded.employees)),
+        ("results computed", len(results)),
+        ("paid in full", counts[ResultStatus.FULL]),
+        ("paid partly", counts[ResultStatus.PARTIAL]),
+        ("paid nothing", counts[ResultStatus.NOTHING]),
+        ("quarantined records", len(quarantined)),
+        ("evidence checked this run", report.verify.checked),
+        ("total", _rupiah(sum(r.amount for r in results))),
+        ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
+        ("payroll lines rejected", rejected),
+        ("dead letters", sum(1 for r in rows if r.status == "dead")),
+    ]:
+        table.add_row(label, str(value))
+    console.print(table)
+    console.print(f"details: gateway results -t {loaded.tenant} -p {loaded.period} | "
+                  f"gateway explain -t {loaded.tenant} -p {loaded.period} --nip NIP | "
+                  f"gateway quarantine -t {loaded.tenant}")
+    if any(r.status == "dead" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> None:
+    """Every result of a tenant and period."""
+    period = _check_period(period)
+    with _engine().connect() as conn:
+        items = repo.load_results(conn, tenant, period)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in items], indent=1))
+        return
+    table = Table(title=f"{tenant} {period}: {len(items)} results")
+    for col in ("NIP", "OPD", "score", "status", "amount"):
+        table.add_column(col, justify="right" if col in ("score", "amount") else "left")
+    for r in items:
+        table.add_row(r.nip, r.opd_id[:8], r.score, r.status.value, _rupiah(r.amount))
+    table.add_row("", "", "", "total", _rupiah(sum(r.amount for r in items)))
+    console.print(table)
+
+
+@app.command()
+def explain(tenant: TenantOpt, period: PeriodOpt,
+            nip: Annotated[str, typer.Option(help="the employee's NIP")], as_json: JsonOpt = False) -> None:
+    """The arithmetic behind one employee's amount, and every refused activity with its reason."""
+    period = _check_period(period)
+    with _engine().connect() as conn:
+        found = repo.load_results(conn, tenant, period, nip)
+        problems = [q for q in repo.list_quarantine(conn, tenant, period) if q["record_id"].startswith(nip)
+                    or nip in q["message"]]
+    if not found and not problems:
+        console.print(f"[red]no result for NIP {nip} in {tenant} {period}[/red]")
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps({"result": found[0].model_dump(mode="json") if found else None,
+                               "quarantine": [_jsonable(p) for p in problems]}, indent=1))
+        return
+    for r in found:
+        console.print(f"[bold]{r.nip}[/bold] {tenant} {period} scheme {r.scheme} (settings {r.settings_version}): "
+                      f"{_rupiah(r.amount)} of ceiling {_rupiah(r.ceiling)}, score {r.score}, {r.status.value}")
+        table = Table(show_header=True)
+        table.add_column("rule")
+        table.add_column("explanation")
+        table.add_column("Rp (exact)", justify="right")
+        for line in r.lines:
+            table.add_row(line.code, line.text, line.rupiah or "")
+        console.print(table)
+    for p in problems:
+        console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]")
+
+
+@app.command()
+def quarantine(tenant: TenantOpt, period: Annotated[str | None, typer.Option("--period", "-p")] = None,
+               as_json: JsonOpt = False) -> None:
+    """Records held back with the rule they broke."""
+    with _engine().connect() as conn:
+        items = repo.list_quarantine(conn, tenant, _check_period(period) if period else None)
+    if as_json:
+        typer.echo(json.dumps([_jsonable(q) for q in items], indent=1))
+        return
+    table = Table(title=f"{tenant}: {len(items)} quarantined")
+    for col in ("period", "kind", "record", "rule", "message"):
+        table.add_column(col)
+    for q in items:
+        table.add_row(q["period"] or "", q["record_kind"], q["record_id"], q["rule"], q["message"])
+    console.print(table)
+
+
+@app.command("outbox")
+def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("--period", "-p")] = None,
+                as_json: JsonOpt = False) -> None:
+    """Outbox rows: what was sent to payroll, its status and acknowledgement."""
+    query = select(outbox).where(outbox.c.tenant == tenant).order_by(outbox.c.id)
+    if period:
+        query = query.where(outbox.c.period == _check_period(period))
+    with _engine().connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    if as_json:
+        typer.echo(json.dumps([_jsonable(r) for r in rows], indent=1))
+        return
+    table = Table(title=f"{tenant}: {len(rows)} outbox rows")
+    for col in ("id", "aggregate", "status", "attempts", "lines", "amount", "rejected", "last error"):
+        table.add_column(col)
+    for r in rows:
+        lines = r["payload"]["lines"]
+        rejected = sum(1 for ln in (r["answer"] or {}).get("lines", []) if ln.get("status") == "rejected")
+        table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(lines)),
+                      _rupiah(sum(ln["amount"] for ln in lines)), str(rejected), (r["last_error"] or "")[:60])
+    console.print(table)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,116 @@
+"""The one HTTP base every connector stands on: httpx client, timeouts, TLS verification, tenacity retries.
+
+Retryable: transport errors, 408/425/429 and 5xx (including BKN's "Runtime Error ... SUSPENDED"); `Retry-After`
+is honoured. Anything else 4xx raises at once with the answer kept. The transport is the one seam for mocks.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from gateway.errors import UpstreamAuthError, UpstreamError
+
+log = structlog.get_logger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, UpstreamError):
+        return exc.retryable
+    return isinstance(exc, httpx.TransportError)
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    header = getattr(exc, "retry_after", None)
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        try:
+            from datetime import UTC, datetime
+
+            return max(0.0, (parsedate_to_datetime(header) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+class _Wait:
+    """Exponential backoff with full jitter, or the upstream's Retry-After when it gave one."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random) -> None:
+        self.base, self.cap, self.rng = base, cap, rng
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after(exc)
+        if hinted is not None:
+            return min(hinted, self.cap)
+        return self.rng.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
+
+
+class HttpBase:
+    """A configured httpx client plus the retry policy; connectors subclass it and declare what to ask."""
+
+    upstream: str = "upstream"
+
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
+                 auth: httpx.Auth | None = None, timeout: float = 30.0, max_attempts: int = 5,
+                 sleep: Callable[[float], None] | None = None, backoff_base: float = 0.5,
+                 backoff_cap: float = 30.0, headers: dict[str, str] | None = None) -> None:
+        self.client = httpx.Client(base_url=base_url, transport=transport, auth=auth, timeout=timeout,
+                                   verify=True, headers=headers)
+        self._retrying_kwargs: dict[str, Any] = {
+            "stop": stop_after_attempt(max_attempts),
+            "wait": _Wait(backoff_base, backoff_cap, random.Random()),
+            "retry": retry_if_exception(_is_retryable),
+            "reraise": True,
+        }
+        if sleep is not None:
+            self._retrying_kwargs["sleep"] = sleep
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201, 202), **kwargs: Any
+                ) -> httpx.Response:
+        for attempt in Retrying(**self._retrying_kwargs):
+            with attempt:
+                return self._once(method, url, ok, **kwargs)
+        raise AssertionError("unreachable")  # Retrying re-raises the last error
+
+    def _once(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            log.warning("upstream.transport_error", upstream=self.upstream, url=url, error=type(exc).__name__)
+            raise
+        if response.status_code in ok:
+            return response
+        body = response.text[:2000]
+        retryable = response.status_code in RETRYABLE_STATUS or "SUSPENDED" in body
+        log.warning("upstream.bad_status", upstream=self.upstream, url=url, status=response.status_code,
+                    retryable=retryable)
+        error_cls = UpstreamAuthError if response.status_code == 401 else UpstreamError
+        error = error_cls(f"{self.upstream} answered {response.status_code} to {method} {url}: {body[:200]}",
+                          status=response.status_code, retryable=retryable and error_cls is UpstreamError,
+                          body=body)
+        error.retry_after = response.headers.get("Retry-After")  # type: ignore[attr-defined]
+        raise error
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            # Truncated or malformed JSON is a transient upstream fault: ask again.
+            raise UpstreamError(f"{self.upstream} sent malformed JSON for {method} {url}",
+                                status=response.status_code, retryable=True, body=response.text[:200]) from exc

@@ -1,0 +1,235 @@
+"""BKN: SIASN (units) and e-Kinerja (employees, plans, activities, evidence, approvals, documents).
+
+Auth is SIASN's two-token flow (upstreams.md): a gateway token by client credentials with HTTP Basic, sent as
+`Authorization: Bearer`, and an SSO token by password grant (or pasted), sent in the separate `Auth` header.
+On a 401 both are refreshed and the request is tried once more.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from gateway.connectors._http import HttpBase
+from gateway.connectors.wire import ekinerja, siasn
+from gateway.domain import Activity, Approval, Employee, Evidence, Indicator, Problem, Unit
+from gateway.errors import UpstreamAuthError
+
+
+@dataclass
+class BknCredentials:
+    consumer_key: str
+    consumer_secret: str
+    sso_client_id: str = ""
+    username: str = ""
+    password: str = ""
+    sso_token: str | None = None  # pasted by the operator instead of a password
+
+
+class BknAuth(httpx.Auth):
+    """The two-token flow as an httpx auth generator: fetch tokens when missing or expired, retry once on 401."""
+
+    requires_response_body = True
+
+    def __init__(self, token_url: str, sso_url: str, credentials: BknCredentials,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.token_url, self.sso_url, self.credentials, self.clock = token_url, sso_url, credentials, clock
+        self._gateway: tuple[str, float] | None = None
+        self._sso: tuple[str, float] | None = None
+        if credentials.sso_token:
+            self._sso = (credentials.sso_token, float("inf"))
+
+    def _valid(self, token: tuple[str, float] | None) -> bool:
+        return token is not None and token[1] > self.clock() + 30
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield from self._ensure_tokens(force=False)
+        self._sign(request)
+        response = yield request
+        if response.status_code == 401 and "SUSPENDED" not in response.text:
+            yield from self._ensure_tokens(force=True)
+            self._sign(request)
+            yield request
+
+    def _sign(self, request: httpx.Request) -> None:
+        assert self._gateway is not None
+        request.headers["Authorization"] = f"Bearer {self._gateway[0]}"
+        if self._sso is not None:
+            request.headers["Auth"] = f"bearer {self._sso[0]}"
+
+    def _ensure_tokens(self, force: bool) -> Generator[httpx.Request, httpx.Response, None]:
+        if force or not self._valid(self._gateway):
+            answer = yield httpx.Request(
+                "POST", self.token_url, data={"grant_type": "client_credentials"},
+                headers={"Authorization": _basic(self.credentials.consumer_key, self.credentials.consumer_secret)})
+            self._gateway = self._read_token(answer, "gateway token")
+        pasted = self.credentials.sso_token and not self.credentials.password
+        if self.credentials.username and not pasted and (force or not self._valid(self._sso)):
+            answer = yield httpx.Request("POST", self.sso_url, data={
+                "grant_type": "password", "client_id": self.credentials.sso_client_id,
+                "username": self.credentials.username, "password": self.credentials.password})
+            self._sso = self._read_token(answer, "SSO token")
+
+    def _read_token(self, response: httpx.Response, what: str) -> tuple[str, float]:
+        response.read()
+        if response.status_code != 200:
+            raise UpstreamAuthError(f"BKN refused the {what} request ({response.status_code}): "
+                                    f"{response.text[:200]}; check the consumer key/secret or SSO account",
+                                    status=response.status_code, retryable=False, body=response.text[:500])
+        token = siasn.TokenAnswer.model_validate_json(response.content)
+        return token.access_token, self.clock() + token.expires_in
+
+
+@dataclass
+class Page:
+    """One page of one stream: the canonical records, the problems found, and the cursor after it."""
+
+    stream: str
+    records: list[BaseModel]
+    problems: list[Problem]
+    raw: dict[str, Any]  # upstream payload per record id, kept for quarantine
+    cursor: str | None
+    offset: int
+    total: int
+
+
+class BknClient(HttpBase):
+    upstream = "bkn"
+
+    def __init__(self, siasn_url: str, ekinerja_url: str, auth: BknAuth, *, page_size: int = 500,
+                 **kwargs: Any) -> None:
+        super().__init__(siasn_url, auth=auth, **kwargs)
+        self.ekinerja_url = ekinerja_url.rstrip("/")
+        self.page_size = page_size
+
+    # SIASN reference data -------------------------------------------------------------------------------------
+    def units(self) -> tuple[list[Unit], list[Problem]]:
+        """All units from `ref-unor`, paged, with each unit's level worked out from the tree."""
+        raw: list[siasn.RefUnor] = []
+        problems: list[Problem] = []
+        offset = 0
+        while True:
+            body = siasn.Envelope.model_validate(
+                self.json("GET", "/referensi/ref-unor", params={"limit": self.page_size, "offset": offset}))
+            rows = body.data if isinstance(body.data, list) else []
+            for row in rows:
+                try:
+                    raw.append(siasn.RefUnor.model_validate(row))
+                except ValidationError as exc:
+                    problems.append(Problem(record_kind="unit", record_id=str(row.get("Id", "?")),
+                                            rule="wire-format", message=f"unit {row.get('Id')}: {_first(exc)}"))
+            offset += len(rows)
+            if not rows or offset >= (body.count or 0):
+                break
+        return _unit_tree(raw, problems), problems
+
+    # e-Kinerja streams -------------------------------------------------------------------------------------------
+    def stream(self, name: str, period: str | None, updated_since: str | None = None) -> Iterator[Page]:
+        """Pages of one e-Kinerja listing, ordered by (updatedAt, id); invalid records become problems."""
+        model = ekinerja.STREAMS[name]
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"limit": self.page_size, "offset": offset}
+            if period:
+                params["periode"] = period
+            if updated_since:
+                params["updated_since"] = updated_since
+            body = siasn.Envelope.model_validate(self.json("GET", f"{self.ekinerja_url}/{name}", params=params))
+            rows = body.data if isinstance(body.data, list) else []
+            records: list[BaseModel] = []
+            problems: list[Problem] = []
+            raw: dict[str, Any] = {}
+            cursor = updated_since
+            for row in rows:
+                rid = str(row.get("id") or row.get("nipBaru") or "?")
+                raw[rid] = row
+                try:
+                    wire = model.model_validate(row)
+                    records.append(_to_domain(name, wire))
+                except (ValidationError, ValueError, ArithmeticError) as exc:
+                    problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
+                                            nip=row.get("nip") or row.get("nipBaru"),
+                                            message=f"{name} {rid}: {_first(exc)}"))
+                stamp = row.get("updatedAt")
+                if isinstance(stamp, str) and (cursor is None or stamp > cursor):
+                    cursor = stamp
+            yield Page(name, records, problems, raw, cursor, offset, body.count or 0)
+            offset += len(rows)
+            if not rows or offset >= (body.count or 0):
+                return
+
+    def document(self, evidence_id: str) -> bytes | None:
+        """The evidence document's bytes; None when BKN has no such document (404)."""
+        response = self.request("GET", f"{self.ekinerja_url}/bukti/{evidence_id}/dokumen", ok=(200, 404))
+        return None if response.status_code == 404 else response.content
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _first(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(exc)
+
+
+def _unit_tree(raw: list[siasn.RefUnor], problems: list[Problem]) -> list[Unit]:
+    by_id = {u.Id: u for u in raw}
+    depth: dict[str, int] = {}
+
+    def level_of(uid: str) -> int | None:
+        seen: list[str] = []
+        current: str | None = uid
+        while current is not None and current not in depth:
+            if current in seen or current not in by_id:
+                return None
+            seen.append(current)
+            current = by_id[current].DiatasanId
+        base = -1 if current is None else depth[current]
+        for i, sid in enumerate(reversed(seen)):
+            depth[sid] = base + 1 + i
+        return depth[uid]
+
+    names = {0: "pemda", 1: "opd", 2: "bidang"}
+    units = []
+    for u in raw:
+        d = level_of(u.Id)
+        if d is None:
+            problems.append(Problem(record_kind="unit", record_id=u.Id, rule="unit-tree",
+                                    message=f"unit {u.Id} ({u.NamaUnor}): its parent chain is broken or cyclic"))
+            continue
+        units.append(Unit(id=u.Id, name=u.NamaUnor, parent_id=u.DiatasanId, head_nip=u.PemimpinPnsId,
+                          level=names.get(d, "seksi")))
+    return units
+
+
+def _to_domain(stream: str, wire: Any) -> BaseModel:
+    if stream == "pegawai":
+        return Employee(nip=wire.nipBaru, name=wire.nama, unit_id=wire.unorId, supervisor_nip=wire.atasanNip,
+                        kelas_jabatan=wire.kelas_jabatan, position=wire.jabatanNama, eselon=wire.eselon)
+    if stream == "indikator":
+        return Indicator(id=wire.id, nip=wire.nip, period=wire.periode, rhk=wire.rhk, name=wire.indikator,
+                         weight=Decimal(wire.bobot), target=Decimal(wire.target))
+    if stream == "aktivitas":
+        return Activity(id=wire.id, nip=wire.nip, indicator_id=wire.indikatorId, day=wire.tanggal,
+                        quantity=Decimal(wire.jumlah), kind=wire.jenis, description=wire.keterangan,
+                        entered_at=wire.dibuatPada)
+    if stream == "bukti":
+        return Evidence(id=wire.id, activity_id=wire.aktivitasId, kind=wire.jenis, sha256=wire.sha256,
+                        uploaded_at=wire.diunggahPada)
+    if stream == "persetujuan":
+        return Approval(id=wire.id, activity_id=wire.aktivitasId, approver_nip=wire.penyetujuNip,
+                        approved=wire.status == "disetujui", decided_at=wire.diputuskanPada)
+    raise ValueError(f"unknown e-Kinerja stream {stream!r}")
+
+
+__all__ = ["BknAuth", "BknClient", "BknCredentials", "Page"]

@@ -1,0 +1,91 @@
+"""BKN e-Kinerja integration contract: the gateway's own (docs/contracts/ekinerja.md).
+
+SIASN-style auth and envelope; every listing is paged by `limit`/`offset`, filtered by `periode` and
+`updated_since`, and ordered by (`updatedAt`, `id`). Dates are `dd-mm-yyyy`, times ISO 8601 with offset.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+DATE_FORMAT = "%d-%m-%Y"
+
+
+def parse_date(value: object) -> object:
+    if isinstance(value, str):
+        return datetime.strptime(value, DATE_FORMAT).date()
+    return value
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    updatedAt: datetime
+
+
+class Pegawai(_Wire):
+    nipBaru: str
+    nama: str
+    unorId: str
+    atasanNip: str | None = None
+    kelas_jabatan: int
+    jabatanNama: str = ""
+    eselon: str | None = None
+
+
+class Indikator(_Wire):
+    """One RHK indicator with its monthly target (KPI bulanan)."""
+
+    id: str
+    nip: str
+    periode: str
+    rhk: str
+    indikator: str
+    bobot: str  # percent, decimal text
+    target: str  # decimal text
+    satuan: str = ""
+
+
+class Aktivitas(_Wire):
+    id: str
+    nip: str
+    indikatorId: str
+    tanggal: date
+    jumlah: str
+    jenis: str = "dokumen"
+    keterangan: str = ""
+    dibuatPada: datetime
+
+    _parse_tanggal = field_validator("tanggal", mode="before")(parse_date)
+
+    @field_serializer("tanggal")
+    def _dump_tanggal(self, value: date) -> str:
+        return value.strftime(DATE_FORMAT)
+
+
+class Bukti(_Wire):
+    id: str
+    aktivitasId: str
+    jenis: str = "dokumen"
+    sha256: str
+    diunggahPada: datetime
+    namaFile: str = ""
+
+
+class Persetujuan(_Wire):
+    id: str
+    aktivitasId: str
+    penyetujuNip: str
+    status: str = Field(pattern="^(disetujui|ditolak)$")
+    diputuskanPada: datetime
+
+
+STREAMS: dict[str, type[_Wire]] = {
+    "pegawai": Pegawai,
+    "indikator": Indikator,
+    "aktivitas": Aktivitas,
+    "bukti": Bukti,
+    "persetujuan": Persetujuan,
+}

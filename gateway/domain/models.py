@@ -1,0 +1,183 @@
+"""Canonical records shared by every layer. Upstream shapes are translated into these at the connector boundary."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_NIP = re.compile(r"^\d{18}$")
+
+
+def _check_nip(value: str) -> str:
+    """NIP: birth date YYYYMMDD, appointment YYYYMM, sex digit 1/2, serial NNN."""
+    if not _NIP.match(value):
+        raise ValueError(f"NIP {value!r} is not 18 digits")
+    try:
+        date(int(value[0:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError as exc:
+        raise ValueError(f"NIP {value!r} does not start with a valid birth date") from exc
+    if not 1 <= int(value[12:14]) <= 12:
+        raise ValueError(f"NIP {value!r} has no valid appointment month")
+    if value[14] not in "12":
+        raise ValueError(f"NIP {value!r} has sex digit {value[14]!r}, expected 1 or 2")
+    return value
+
+
+NIP = Annotated[str, AfterValidator(_check_nip)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no time zone; upstream times must be zone-aware (WIB)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Unit(_Record):
+    """An org unit: an OPD (department) or a bidang/seksi inside one."""
+
+    id: str
+    name: str
+    parent_id: str | None = None
+    head_nip: str | None = None
+    level: str = "opd"  # opd | bidang | seksi
+
+
+class Employee(_Record):
+    """A civil servant (ASN) as BKN knows them."""
+
+    nip: NIP
+    name: str
+    unit_id: str
+    supervisor_nip: str | None = None  # atasan langsung
+    kelas_jabatan: int = Field(ge=1, le=17)
+    position: str = ""
+    eselon: str | None = None
+
+
+class Indicator(_Record):
+    """A monthly KPI: an RHK indicator with its weight (percent) and monthly target."""
+
+    id: str
+    nip: NIP
+    period: str
+    rhk: str
+    name: str
+    weight: Decimal
+    target: Decimal
+
+
+class Activity(_Record):
+    """A logged activity (aktivitas) realising a quantity against one indicator."""
+
+    id: str
+    nip: NIP
+    indicator_id: str
+    day: date
+    quantity: Decimal = Field(ge=0)
+    kind: str = "dokumen"
+    description: str = ""
+    entered_at: AwareDatetime
+
+
+class Evidence(_Record):
+    """Evidence (bukti dukung) attached to an activity, with the hash BKN recorded at upload."""
+
+    id: str
+    activity_id: str
+    kind: str = "dokumen"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    uploaded_at: AwareDatetime
+
+
+class Approval(_Record):
+    id: str
+    activity_id: str
+    approver_nip: str
+    approved: bool
+    decided_at: AwareDatetime
+
+
+class TteConclusion(StrEnum):
+    VALID = "VALID"
+    NO_SIGNATURE = "NO_SIGNATURE"
+    INVALID = "INVALID"
+    UNCHECKED = "UNCHECKED"
+
+
+class EvidenceCheck(_Record):
+    """What verification observed about one evidence item: the document's real hash and its TTE verdict."""
+
+    evidence_id: str
+    actual_sha256: str | None  # None: the document could not be fetched
+    tte: TteConclusion
+    tte_description: str = ""
+
+
+class ResultStatus(StrEnum):
+    FULL = "full"
+    PARTIAL = "partial"
+    NOTHING = "nothing"
+
+
+class ExplanationLine(_Record):
+    """One line of an allowance's explanation; `refs` name the input records it used."""
+
+    code: str
+    text: str
+    refs: tuple[str, ...] = ()
+    rupiah: str | None = None  # exact share of the amount (a fraction as text), where the line carries money
+
+
+class Result(_Record):
+    """One employee's allowance for one period under one scheme."""
+
+    tenant: str
+    period: str
+    nip: NIP
+    opd_id: str
+    amount: int = Field(ge=0)
+    ceiling: int = Field(ge=0)
+    score: str  # exact, as a fraction or decimal string
+    status: ResultStatus
+    scheme: str
+    settings_version: str
+    lines: tuple[ExplanationLine, ...]
+    input_ids: tuple[str, ...]
+
+
+class Problem(_Record):
+    """A record the scheme or a connector refused to use: quarantined with its reason, never silently dropped."""
+
+    record_kind: str
+    record_id: str
+    rule: str
+    message: str
+    nip: str | None = None
+
+
+class PeriodData(BaseModel):
+    """Everything a scheme needs for one tenant and period, already normalised and verified."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    period: str
+    units: tuple[Unit, ...]
+    employees: tuple[Employee, ...]
+    indicators: tuple[Indicator, ...]
+    activities: tuple[Activity, ...]
+    evidence: tuple[Evidence, ...]
+    approvals: tuple[Approval, ...]
+    checks: tuple[EvidenceCheck, ...]

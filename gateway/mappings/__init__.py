@@ -1,0 +1,32 @@
+"""Schemes: one per city, pure functions of normalised period data and the tenant's settings.
+
+New cities ship as their own package and register a scheme class under the entry-point group
+`tpp_gateway.schemes`; the built-in ones are known even when the package is not installed.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from gateway.mappings._base import Outcome, Scheme, SchemeSettings
+from gateway.mappings.metro import MetroScheme, MetroSettings
+
+_BUILTIN: dict[str, type] = {"metro": MetroScheme}
+
+
+def available_schemes() -> dict[str, type]:
+    found = dict(_BUILTIN)
+    for ep in entry_points(group="tpp_gateway.schemes"):
+        found.setdefault(ep.name, ep.load())
+    return found
+
+
+def get_scheme(name: str) -> Scheme:
+    schemes = available_schemes()
+    if name not in schemes:
+        raise KeyError(f"unknown scheme {name!r}; installed: {', '.join(sorted(schemes))}")
+    return schemes[name]()
+
+
+__all__ = ["MetroScheme", "MetroSettings", "Outcome", "Scheme", "SchemeSettings", "available_schemes",
+           "get_scheme"]

@@ -1,0 +1,251 @@
+"""Kota Metro: monthly KPIs, paid only for verified results (scheme `metro`, ../docs/domain.md).
+
+Allowance = floor(ceiling[kelas] x S / 100), S = sum of weight x min(R / T, cap) over the month's indicators.
+An activity counts only when approved by the direct supervisor and every evidence item has a valid TTE, a hash that
+matches the one recorded at upload, and an upload within the SLA in working days.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from math import floor
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from gateway.domain import (
+    Activity,
+    Approval,
+    Employee,
+    Evidence,
+    EvidenceCheck,
+    ExplanationLine,
+    Indicator,
+    Period,
+    PeriodData,
+    Problem,
+    Result,
+    ResultStatus,
+    TteConclusion,
+    WorkingDayCalendar,
+)
+from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, opd_of
+
+# Shipped default ceilings per kelas jabatan (rupiah/month); a city replaces them with its Perwali's table.
+DEFAULT_CEILINGS: dict[int, int] = {
+    1: 1_750_000, 2: 1_900_000, 3: 2_050_000, 4: 2_250_000, 5: 2_450_000, 6: 2_700_000,
+    7: 3_000_000, 8: 3_400_000, 9: 3_900_000, 10: 4_500_000, 11: 5_250_000, 12: 6_200_000,
+    13: 7_400_000, 14: 8_900_000, 15: 10_800_000, 16: 13_200_000, 17: 16_000_000,
+}
+
+
+class MetroSettings(SchemeSettings):
+    ceilings: dict[int, int] = Field(default_factory=lambda: dict(DEFAULT_CEILINGS))
+    evidence_sla_working_days: int = Field(default=3, ge=1)
+    cap: Decimal = Field(default=Decimal(1), gt=0)
+    min_score: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    require_tte: bool = True
+    extra_holidays: tuple[date, ...] = ()
+
+    @field_validator("ceilings")
+    @classmethod
+    def _ceilings_are_rupiah(cls, value: dict[int, int]) -> dict[int, int]:
+        for kelas, amount in value.items():
+            if not 1 <= kelas <= 17 or amount < 0:
+                raise ValueError(f"ceiling for kelas {kelas} = {amount}: kelas must be 1-17 and amount >= 0")
+        return value
+
+
+class _Refusal(Exception):
+    def __init__(self, code: str, text: str, refs: tuple[str, ...] = ()) -> None:
+        super().__init__(text)
+        self.code, self.text, self.refs = code, text, refs
+
+
+class MetroScheme:
+    name: ClassVar[str] = "metro"
+    settings_model: ClassVar[type[SchemeSettings]] = MetroSettings
+
+    def compute(self, data: PeriodData, settings: MetroSettings) -> Outcome:
+        return _Computation(data, settings).run()
+
+
+class _Computation:
+    def __init__(self, data: PeriodData, settings: MetroSettings) -> None:
+        self.data, self.settings = data, settings
+        self.calendar = WorkingDayCalendar(settings.extra_holidays)
+        self.period = Period.parse(data.period)
+        self.version = settings.version()
+        self.units = {u.id: u for u in data.units}
+        self.indicators: dict[str, list[Indicator]] = defaultdict(list)
+        for ind in data.indicators:
+            if ind.period == data.period:
+                self.indicators[ind.nip].append(ind)
+        self.activities: dict[str, list[Activity]] = defaultdict(list)
+        for act in data.activities:
+            self.activities[act.nip].append(act)
+        self.evidence: dict[str, list[Evidence]] = defaultdict(list)
+        for ev in data.evidence:
+            self.evidence[ev.activity_id].append(ev)
+        self.approvals: dict[str, list[Approval]] = defaultdict(list)
+        for ap in data.approvals:
+            self.approvals[ap.activity_id].append(ap)
+        self.checks: dict[str, EvidenceCheck] = {c.evidence_id: c for c in data.checks}
+
+    def run(self) -> Outcome:
+        outcome = Outcome()
+        for emp in sorted(self.data.employees, key=lambda e: e.nip):
+            opd = opd_of(self.units, emp.unit_id)
+            if opd is None:
+                outcome.problems.append(Problem(
+                    record_kind="employee", record_id=emp.nip, nip=emp.nip, rule="unknown-unit",
+                    message=f"employee {emp.nip}: unit {emp.unit_id!r} is unknown or has no OPD above it; "
+                            "fix the unit in BKN and sync again"))
+                continue
+            if emp.kelas_jabatan not in self.settings.ceilings:
+                outcome.problems.append(Problem(
+                    record_kind="employee", record_id=emp.nip, nip=emp.nip, rule="no-ceiling",
+                    message=f"employee {emp.nip}: no ceiling for kelas jabatan {emp.kelas_jabatan} in the "
+                            "tenant's settings"))
+                continue
+            problem = self._plan_problem(emp)
+            if problem:
+                outcome.problems.append(problem)
+                continue
+            outcome.results.append(self._employee(emp, opd))
+        return outcome
+
+    def _plan_problem(self, emp: Employee) -> Problem | None:
+        inds = self.indicators.get(emp.nip, [])
+        if not inds:
+            return None
+        total = sum((i.weight for i in inds), Decimal(0))
+        ids = ", ".join(i.id for i in inds)
+        if total != 100:
+            return Problem(
+                record_kind="plan", record_id=f"{emp.nip}/{self.data.period}", nip=emp.nip, rule="weights-sum-100",
+                message=f"KPI plan of {emp.nip} for {self.data.period}: indicator weights ({ids}) sum to "
+                        f"{total}, not 100; the month is quarantined until the plan is corrected in e-Kinerja")
+        for ind in inds:
+            if ind.target <= 0 or ind.weight < 0:
+                return Problem(
+                    record_kind="indicator", record_id=ind.id, nip=emp.nip, rule="target-positive",
+                    message=f"indicator {ind.id} of {emp.nip}: target {ind.target} and weight {ind.weight} must "
+                            "be positive; the month is quarantined until the plan is corrected")
+        return None
+
+    def _employee(self, emp: Employee, opd: str) -> Result:
+        ceiling = self.settings.ceilings[emp.kelas_jabatan]
+        inds = sorted(self.indicators.get(emp.nip, []), key=lambda i: i.id)
+        lines: list[ExplanationLine] = []
+        inputs: list[str] = [emp.nip]
+        if not inds:
+            lines.append(ExplanationLine(code="no-plan", text="no KPI plan for the month: nothing is paid",
+                                         rupiah="0"))
+            return self._result(emp, opd, ceiling, Fraction(0), 0, lines, inputs)
+
+        by_indicator = {i.id: i for i in inds}
+        realised: dict[str, Fraction] = defaultdict(Fraction)
+        counted: dict[str, list[str]] = defaultdict(list)
+        refusals: list[ExplanationLine] = []
+        for act in sorted(self.activities.get(emp.nip, []), key=lambda a: (a.day, a.id)):
+            if act.day not in self.period:
+                continue
+            inputs.append(act.id)
+            try:
+                if act.indicator_id not in by_indicator:
+                    raise _Refusal("unknown-indicator",
+                                   f"indicator {act.indicator_id} is not in the month's KPI plan")
+                self._check_activity(emp, act, inputs)
+            except _Refusal as refusal:
+                refusals.append(ExplanationLine(code=f"refused:{refusal.code}",
+                                                text=f"activity {act.id} ({act.day}) refused: {refusal.text}",
+                                                refs=(act.id, *refusal.refs)))
+                continue
+            realised[act.indicator_id] += Fraction(act.quantity)
+            counted[act.indicator_id].append(act.id)
+
+        cap = Fraction(self.settings.cap)
+        score = Fraction(0)
+        for ind in inds:
+            inputs.append(ind.id)
+            r, t, w = realised[ind.id], Fraction(ind.target), Fraction(ind.weight)
+            achievement = min(r / t, cap)
+            points = w * achievement
+            score += points
+            capped = " (capped)" if r / t > cap else ""
+            lines.append(ExplanationLine(
+                code="indicator",
+                text=f"{ind.id} {ind.name}: realised {fraction_text(r)} of target {fraction_text(t)} -> "
+                     f"achievement {fraction_text(achievement)}{capped} x weight {fraction_text(w)}% = "
+                     f"{fraction_text(points)} points; {len(counted[ind.id])} activities counted",
+                refs=(ind.id, *counted[ind.id]),
+                rupiah=fraction_text(ceiling * points / 100)))
+        lines.extend(refusals)
+        exact = ceiling * score / 100
+        if score < Fraction(self.settings.min_score):
+            lines.append(ExplanationLine(
+                code="below-min-score",
+                text=f"score {fraction_text(score)} is below the minimum {self.settings.min_score}: nothing is paid",
+                rupiah=fraction_text(-exact)))
+            return self._result(emp, opd, ceiling, score, 0, lines, inputs)
+        amount = floor(exact)
+        lines.append(ExplanationLine(
+            code="total",
+            text=f"score {fraction_text(score)} of 100 x ceiling Rp {ceiling:,} (kelas {emp.kelas_jabatan}) = "
+                 f"Rp {fraction_text(exact)}, rounded down once to Rp {amount:,}",
+            rupiah=fraction_text(amount - exact)))
+        return self._result(emp, opd, ceiling, score, amount, lines, inputs)
+
+    def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
+        approvals = sorted(self.approvals.get(act.id, []), key=lambda a: (a.decided_at, a.id))
+        inputs.extend(a.id for a in approvals)
+        by_supervisor = [a for a in approvals if a.approver_nip == emp.supervisor_nip]
+        if not approvals:
+            raise _Refusal("not-approved", "no approval recorded")
+        if not by_supervisor:
+            others = ", ".join(sorted({a.approver_nip for a in approvals}))
+            raise _Refusal("wrong-approver",
+                           f"approved by {others}, who is not the direct supervisor "
+                           f"({emp.supervisor_nip or 'none on record'})", tuple(a.id for a in approvals))
+        if not by_supervisor[-1].approved:
+            raise _Refusal("rejected", "rejected by the direct supervisor", (by_supervisor[-1].id,))
+        items = sorted(self.evidence.get(act.id, []), key=lambda e: e.id)
+        if not items:
+            raise _Refusal("no-evidence", "no evidence attached")
+        deadline = self.calendar.deadline(act.day, self.settings.evidence_sla_working_days)
+        for ev in items:
+            inputs.append(ev.id)
+            check = self.checks.get(ev.id)
+            if check is None or check.actual_sha256 is None:
+                raise _Refusal("evidence-unavailable", f"evidence {ev.id} could not be fetched for checking",
+                               (ev.id,))
+            if check.actual_sha256 != ev.sha256:
+                raise _Refusal("hash-mismatch",
+                               f"evidence {ev.id}: document hash {check.actual_sha256[:12]}... differs from the "
+                               f"hash recorded at upload {ev.sha256[:12]}...", (ev.id,))
+            if self.settings.require_tte and check.tte is not TteConclusion.VALID:
+                detail = f" ({check.tte_description})" if check.tte_description else ""
+                raise _Refusal("tte-invalid", f"evidence {ev.id}: TTE is {check.tte.value}{detail}", (ev.id,))
+            if ev.uploaded_at > deadline:
+                raise _Refusal(
+                    "late-evidence",
+                    f"evidence {ev.id} uploaded {ev.uploaded_at.isoformat()}, after the deadline "
+                    f"{deadline.isoformat()} ({self.settings.evidence_sla_working_days} working days after "
+                    f"{act.day})", (ev.id,))
+
+    def _result(self, emp: Employee, opd: str, ceiling: int, score: Fraction, amount: int,
+                lines: list[ExplanationLine], inputs: list[str]) -> Result:
+        if amount == ceiling and ceiling > 0:
+            status = ResultStatus.FULL
+        elif amount > 0:
+            status = ResultStatus.PARTIAL
+        else:
+            status = ResultStatus.NOTHING
+        return Result(
+            tenant=self.data.tenant, period=self.data.period, nip=emp.nip, opd_id=opd, amount=amount,
+            ceiling=ceiling, score=fraction_text(score), status=status, scheme=MetroScheme.name,
+            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(inputs)))

@@ -1,0 +1,7 @@
+"""Transactional outbox: rows written with the results, a relay that delivers them, destinations."""
+
+from gateway.outbox.payroll import PayrollDestination
+from gateway.outbox.relay import Delivery, Destination, Relay, RelayReport
+from gateway.outbox.writer import enqueue_payroll
+
+__all__ = ["Delivery", "Destination", "PayrollDestination", "Relay", "RelayReport", "enqueue_payroll"]

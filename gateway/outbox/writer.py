@@ -1,0 +1,74 @@
+"""Outbox writer: payroll batches per OPD, written in the caller's transaction next to the results.
+
+A batch that payroll may already have booked is never sent again with other amounts: a later recomputation
+that changes amounts goes out as an adjustment batch carrying only the differences (positive = arrears,
+negative = recovery), so the net of everything sent always equals the latest results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from gateway.domain import Result
+from gateway.store.repository import dialect_insert
+from gateway.store.tables import outbox
+
+PAYROLL = "payroll"
+
+
+def _key(tenant: str, period: str, opd: str, kind: str, lines: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256(json.dumps(lines, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{tenant}:{period}:{opd}:{kind}:{digest}"
+
+
+def _net_sent(rows: Sequence[Any]) -> dict[str, int]:
+    """What earlier rows asked payroll to pay per NIP. Dead rows never reached payroll and do not count;
+    lines payroll rejected do count: they wait for the operator's reconciliation, not for an automatic resend."""
+    net: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row.status == "dead":
+            continue
+        for line in row.payload["lines"]:
+            net[line["nip"]] += line["amount"]
+    return net
+
+
+def enqueue_payroll(conn: Connection, tenant: str, period: str, results: Sequence[Result],
+                    now: datetime) -> list[str]:
+    """Write the outbox rows that bring payroll to `results`; returns the idempotency keys written."""
+    by_opd: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by_opd[r.opd_id].append(r)
+    written = []
+    for opd, items in sorted(by_opd.items()):
+        aggregate = f"{tenant}/{period}/{opd}"
+        earlier = conn.execute(select(outbox.c.status, outbox.c.payload).where(
+            outbox.c.tenant == tenant, outbox.c.aggregate == aggregate, outbox.c.destination == PAYROLL)
+            .order_by(outbox.c.id)).all()
+        sent = _net_sent(earlier)
+        lines = []
+        for r in sorted(items, key=lambda x: x.nip):
+            delta = r.amount - sent.get(r.nip, 0)
+            if delta:
+                lines.append({"nip": r.nip, "amount": delta})
+        if not lines:
+            continue
+        kind = "adjustment" if any(row.status != "dead" for row in earlier) else "tpp"
+        key = _key(tenant, period, opd, kind, lines)
+        payload = {"tenant": tenant, "period": period, "opd_id": opd, "lines": [
+            {"line_id": f"{key}:{ln['nip']}", "nip": ln["nip"], "amount": ln["amount"], "kind": kind}
+            for ln in lines]}
+        stmt = dialect_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        conn.execute(stmt, [{
+            "tenant": tenant, "period": period, "destination": PAYROLL, "aggregate": aggregate,
+            "idempotency_key": key, "payload": payload, "status": "pending", "attempts": 0,
+            "next_attempt_at": now, "created_at": now}])
+        written.append(key)
+    return written

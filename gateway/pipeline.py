@@ -1,0 +1,201 @@
+"""The cycle: pull -> verify -> compute (results + outbox in one transaction) -> relay.
+
+The pipeline wires the layers together; it owns transactions, cursors and the quarantine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, select
+
+from gateway.connectors import BknClient, TteClient
+from gateway.domain import EvidenceCheck, Problem, TteConclusion
+from gateway.errors import ConfigurationError, UpstreamError
+from gateway.mappings import get_scheme
+from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll
+from gateway.settings import Settings
+from gateway.store import repository as repo
+from gateway.store.repository import StageCount
+from gateway.store.tables import evidence_checks, records
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+STREAM_KIND = {"pegawai": "employee", "indikator": "indicator", "aktivitas": "activity", "bukti": "evidence",
+               "persetujuan": "approval"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SyncReport:
+    staged: dict[str, StageCount] = field(default_factory=dict)
+    quarantined: int = 0
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    hash_mismatch: int = 0
+    tte_not_valid: int = 0
+    unavailable: int = 0
+
+
+@dataclass
+class ComputeReport:
+    results: int = 0
+    quarantined: int = 0
+    batches: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CycleReport:
+    sync: SyncReport
+    verify: VerifyReport
+    compute: ComputeReport
+    relay: RelayReport
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, settings: Settings, bkn: BknClient, tte: TteClient,
+                 destinations: dict[str, Destination], clock: Clock = utc_now) -> None:
+        self.engine, self.settings, self.bkn, self.tte = engine, settings, bkn, tte
+        self.destinations, self.clock = destinations, clock
+
+    def _tenant(self, tenant: str) -> Any:
+        config = self.settings.tenants.get(tenant)
+        if config is None:
+            raise ConfigurationError(f"tenant {tenant!r} is not configured; known: "
+                                     f"{', '.join(self.settings.tenant_names) or 'none'}")
+        return config
+
+    # pull ---------------------------------------------------------------------------------------------------
+    def sync(self, tenant: str, period: str) -> SyncReport:
+        self._tenant(tenant)
+        report = SyncReport()
+        units, problems = self.bkn.units()
+        with self.engine.begin() as conn:
+            report.staged["unit"] = repo.stage(conn, tenant, "unit", units, None, self.clock())
+            report.quarantined += repo.add_quarantine(conn, tenant, None, problems, None, self.clock())
+        for stream, kind in STREAM_KIND.items():
+            scoped = stream != "pegawai"
+            cursor_name = f"ekinerja.{stream}" + (f".{period}" if scoped else "")
+            with self.engine.connect() as conn:
+                cursor = repo.get_cursor(conn, tenant, cursor_name)
+            seen: dict[str, str] = {}
+            count = report.staged.setdefault(kind, StageCount())
+            for page in self.bkn.stream(stream, period if scoped else None, cursor):
+                kept, page_problems = _drop_duplicates(stream, page.records, page.raw, seen)
+                with self.engine.begin() as conn:
+                    staged = repo.stage(conn, tenant, kind, kept, period if scoped else None, self.clock())
+                    report.quarantined += repo.add_quarantine(
+                        conn, tenant, period if scoped else None, page.problems + page_problems, page.raw,
+                        self.clock())
+                    if page.cursor:
+                        repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
+                count.new += staged.new
+                count.changed += staged.changed
+                count.unchanged += staged.unchanged
+            log.info("sync.stream", tenant=tenant, stream=stream, period=period, new=count.new,
+                     changed=count.changed)
+        return report
+
+    # verify -------------------------------------------------------------------------------------------------
+    def verify(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
+        """Fetch each evidence document not yet checked, hash it and ask BSrE about its signature."""
+        report = VerifyReport()
+        with self.engine.connect() as conn:
+            done = {eid for (eid,) in conn.execute(select(evidence_checks.c.evidence_id).where(
+                evidence_checks.c.tenant == tenant, evidence_checks.c.period == period,
+                evidence_checks.c.tte != TteConclusion.UNCHECKED.value))}
+            todo = [eid for (eid,) in conn.execute(select(records.c.id).where(
+                records.c.tenant == tenant, records.c.kind == "evidence", records.c.period == period)
+                .order_by(records.c.id)) if eid not in done]
+        pending: list[EvidenceCheck] = []
+        for evidence_id in todo:
+            pending.append(self._check(evidence_id, report))
+            if len(pending) >= chunk:
+                with self.engine.begin() as conn:
+                    repo.save_checks(conn, tenant, period, pending, self.clock())
+                pending = []
+        with self.engine.begin() as conn:
+            repo.save_checks(conn, tenant, period, pending, self.clock())
+        return report
+
+    def _check(self, evidence_id: str, report: VerifyReport) -> EvidenceCheck:
+        report.checked += 1
+        try:
+            document = self.bkn.document(evidence_id)
+        except UpstreamError as exc:
+            report.unavailable += 1
+            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNCHECKED,
+                                 tte_description=f"document not fetched: {exc}")
+        if document is None:
+            report.unavailable += 1
+            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNCHECKED,
+                                 tte_description="BKN has no document for this evidence")
+        digest = hashlib.sha256(document).hexdigest()
+        try:
+            conclusion, description = self.tte.verify(document)
+        except UpstreamError as exc:
+            conclusion, description = TteConclusion.UNCHECKED, f"BSrE did not answer: {exc}"
+        if conclusion is not TteConclusion.VALID:
+            report.tte_not_valid += 1
+        return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
+                             tte_description=description)
+
+    # compute ------------------------------------------------------------------------------------------------
+    def compute(self, tenant: str, period: str) -> ComputeReport:
+        config = self._tenant(tenant)
+        scheme = get_scheme(config.scheme)
+        scheme_settings = scheme.settings_model.model_validate(config.settings)
+        with self.engine.connect() as conn:
+            data = repo.load_period(conn, tenant, period)
+        outcome = scheme.compute(data, scheme_settings)
+        report = ComputeReport(results=len(outcome.results))
+        now = self.clock()
+        with self.engine.begin() as conn:  # results and their outbox rows commit together, or neither does
+            repo.save_results(conn, outcome.results, now)
+            report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
+            report.batches = enqueue_payroll(conn, tenant, period, outcome.results, now)
+        log.info("compute.done", tenant=tenant, period=period, results=report.results,
+                 quarantined=report.quarantined, batches=len(report.batches))
+        return report
+
+    # relay --------------------------------------------------------------------------------------------------
+    def relay(self) -> RelayReport:
+        return Relay(self.engine, self.destinations, clock=self.clock,
+                     lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
+                     max_attempts=self.settings.relay_max_attempts).run_until_idle()
+
+    def cycle(self, tenant: str, period: str) -> CycleReport:
+        return CycleReport(self.sync(tenant, period), self.verify(tenant, period), self.compute(tenant, period),
+                           self.relay())
+
+
+def _drop_duplicates(stream: str, items: list[Any], raw: dict[str, Any], seen: dict[str, str]
+                     ) -> tuple[list[Any], list[Problem]]:
+    """The same id twice in one sync: identical content is kept once; different content is quarantined."""
+    kept, problems = [], []
+    for item in items:
+        rid = str(getattr(item, "nip" if stream == "pegawai" else "id"))
+        digest = hashlib.sha256(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+        if rid not in seen:
+            seen[rid] = digest
+            kept.append(item)
+        elif seen[rid] != digest:
+            problems.append(Problem(record_kind=stream, record_id=rid, rule="duplicate-id",
+                                    nip=getattr(item, "nip", None),
+                                    message=f"{stream} {rid} came twice in one sync with different content; "
+                                            "the first copy was kept, ask BKN which one is right"))
+    return kept, problems

@@ -1,0 +1,87 @@
+"""Settings: environment variables GATEWAY_*, an optional TOML file (GATEWAY_CONFIG_FILE), embedded defaults.
+
+Precedence, highest first: constructor arguments, environment, the TOML file, `gateway/defaults.toml`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+class TenantConfig(BaseModel):
+    """One city: its scheme and that scheme's settings (validated by the scheme's own model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str
+    scheme: str
+    settings: dict[str, Any] = {}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = "sqlite:///gateway.db"
+    config_file: Path | None = None
+
+    # BKN SIASN / e-Kinerja (upstreams.md): gateway token by client credentials, SSO token by password grant.
+    bkn_base_url: str = "https://apimws.bkn.go.id:8243/apisiasn/1.0"
+    ekinerja_base_url: str = "https://apimws.bkn.go.id:8243/ekinerja/1.0"
+    bkn_token_url: str = "https://apimws.bkn.go.id/oauth2/token"
+    bkn_sso_url: str = (
+        "https://sso-siasn.bkn.go.id/auth/realms/public-siasn/protocol/openid-connect/token")
+    bkn_consumer_key: SecretStr = SecretStr("")
+    bkn_consumer_secret: SecretStr = SecretStr("")
+    bkn_sso_client_id: str = ""
+    bkn_username: str = ""
+    bkn_password: SecretStr = SecretStr("")
+    bkn_sso_token: SecretStr | None = None  # a pasted SSO token instead of a password
+    # BSrE esign client service (per instansi), HTTP Basic.
+    tte_base_url: str = "https://esign.local.go.id"
+    tte_username: str = ""
+    tte_password: SecretStr = SecretStr("")
+    # BPKAD payroll API (the gateway's own contract).
+    payroll_base_url: str = "https://bpkad.local.go.id/api/v1"
+    payroll_api_key: SecretStr = SecretStr("")
+
+    http_timeout_seconds: float = 30.0
+    http_max_attempts: int = 5
+    page_size: int = 500
+    relay_batch_size: int = 100
+    relay_lease_seconds: int = 300
+    relay_max_attempts: int = 8
+
+    tenants: dict[str, TenantConfig] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        user_file = os.environ.get("GATEWAY_CONFIG_FILE")
+        if user_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(user_file)))
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_FILE))
+        return tuple(sources)
+
+    @cached_property
+    def tenant_names(self) -> list[str]:
+        return sorted(self.tenants)

@@ -1,0 +1,135 @@
+"""Tables. Every row carries its tenant and every query filters on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in Python, UTC in the database (SQLite keeps no zone, so it is reattached on read)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Staged upstream records, one generic table: kind = unit | employee | indicator | activity | evidence | approval.
+records = Table(
+    "records", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("period", String(7), nullable=True),
+    Column("nip", String(18), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("staged_at", UTCDateTime, nullable=False),
+    Index("ix_records_tenant_kind_period", "tenant", "kind", "period"),
+)
+
+# What verification observed about each evidence item (document hash, TTE verdict).
+evidence_checks = Table(
+    "evidence_checks", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("evidence_id", String(64), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("actual_sha256", String(64), nullable=True),
+    Column("tte", String(16), nullable=False),
+    Column("tte_description", Text, nullable=False, default=""),
+    Column("checked_at", UTCDateTime, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("period", String(7), nullable=True),
+    Column("record_kind", String(32), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("payload", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    UniqueConstraint("tenant", "period", "record_kind", "record_id", "rule", name="uq_quarantine_record_rule"),
+)
+
+results = Table(
+    "results", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("nip", String(18), primary_key=True),
+    Column("opd_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("ceiling", BigInteger, nullable=False),
+    Column("score", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("scheme", String(32), nullable=False),
+    Column("settings_version", String(32), nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("input_ids", JSON, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("destination", String(32), nullable=False),
+    Column("aggregate", String(128), nullable=False),  # ordering key: tenant/period/opd
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("answer", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    Index("ix_outbox_tenant_period", "tenant", "period"),
+)
+
+sync_cursors = Table(
+    "sync_cursors", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("cursor", String(128), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

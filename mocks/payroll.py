@@ -1,0 +1,139 @@
+"""BPKAD payroll mock: idempotent batch submission, asynchronous per-line acknowledgement, a ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+import httpx
+import respx
+
+from gateway.connectors.wire.payroll import (
+    REJECT_BUDGET,
+    REJECT_NO_ACCOUNT,
+    REJECT_UNKNOWN_NIP,
+    BatchAnswer,
+    BatchRequest,
+    LineStatus,
+)
+from mocks.scenario import Scenario
+
+DEMO_API_KEY = "demo-payroll-key"
+
+
+@dataclass
+class Booking:
+    idempotency_key: str
+    batch_id: str
+    line_id: str
+    nip: str
+    amount: int
+    opd_id: str
+
+
+@dataclass
+class _Batch:
+    batch_id: str
+    body_hash: str
+    request: BatchRequest
+    polled: int = 0
+    lines: list[LineStatus] = field(default_factory=list)  # as first answered: all pending
+    decided: list[LineStatus] = field(default_factory=list)  # shown once the batch is processed
+
+
+class PayrollMock:
+    def __init__(self, scenario: Scenario, *, api_key: str = DEMO_API_KEY,
+                 budget_per_opd: dict[str, int] | None = None) -> None:
+        self.api_key = api_key
+        self.budget_per_opd = budget_per_opd or {}
+        self._lock = threading.Lock()
+        self.batches: dict[str, _Batch] = {}  # by idempotency key
+        self.ledger: list[Booking] = []
+        self.submissions = 0
+        self.load(scenario)
+
+    def load(self, scenario: Scenario) -> None:
+        self.accounts = {e.nip: e.bank_account for e in scenario.employees}
+
+    def submit(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("X-API-Key") != self.api_key:
+            return httpx.Response(401, json={"error": "invalid API key"})
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return httpx.Response(400, json={"error": "Idempotency-Key header is required"})
+        try:
+            batch = BatchRequest.model_validate_json(request.content)
+        except ValueError as exc:
+            return httpx.Response(422, json={"error": f"invalid batch: {exc}"})
+        body_hash = hashlib.sha256(request.content).hexdigest()
+        with self._lock:
+            self.submissions += 1
+            known = self.batches.get(key)
+            if known is not None:
+                if known.body_hash != body_hash:
+                    return httpx.Response(409, json={
+                        "error": f"Idempotency-Key {key} was used for a different body"})
+                return httpx.Response(200, json=self._answer(known).model_dump(mode="json"))
+            stored = _Batch(batch_id=f"B{len(self.batches) + 1:06d}", body_hash=body_hash, request=batch)
+            stored.lines = [LineStatus(line_id=ln.line_id, nip=ln.nip, status="pending") for ln in batch.lines]
+            self.batches[key] = stored
+            self._book(key, stored)
+        return httpx.Response(202, json=self._answer(stored).model_dump(mode="json"))
+
+    def _book(self, key: str, stored: _Batch) -> None:
+        """Decide each line now (shown to the caller on its next status query) and book the accepted ones."""
+        spent = sum(b.amount for b in self.ledger if b.opd_id == stored.request.opd_id)
+        budget = self.budget_per_opd.get(stored.request.opd_id)
+        decided = []
+        for line in stored.request.lines:
+            reason = None
+            if line.nip not in self.accounts:
+                reason = REJECT_UNKNOWN_NIP
+            elif not self.accounts[line.nip]:
+                reason = REJECT_NO_ACCOUNT
+            elif budget is not None and spent + line.amount > budget:
+                reason = REJECT_BUDGET
+            if reason is None:
+                spent += line.amount
+                self.ledger.append(Booking(key, stored.batch_id, line.line_id, line.nip, line.amount,
+                                          stored.request.opd_id))
+            decided.append(LineStatus(line_id=line.line_id, nip=line.nip,
+                                      status="rejected" if reason else "accepted", reason=reason))
+        stored.decided = decided
+
+    def _answer(self, stored: _Batch) -> BatchAnswer:
+        done = stored.polled > 0
+        return BatchAnswer(batch_id=stored.batch_id, status="completed" if done else "received",
+                           lines=stored.decided if done else stored.lines)
+
+    def status(self, request: httpx.Request, batch_id: str) -> httpx.Response:
+        if request.headers.get("X-API-Key") != self.api_key:
+            return httpx.Response(401, json={"error": "invalid API key"})
+        with self._lock:
+            for stored in self.batches.values():
+                if stored.batch_id == batch_id:
+                    stored.polled += 1
+                    return httpx.Response(200, json=self._answer(stored).model_dump(mode="json"))
+        return httpx.Response(404, json={"error": f"batch {batch_id} not found"})
+
+    def booked(self) -> dict[tuple[str, str], int]:
+        """How many times each (idempotency key, line) was booked: every value should be 1."""
+        counts: dict[tuple[str, str], int] = {}
+        for b in self.ledger:
+            counts[(b.idempotency_key, b.line_id)] = counts.get((b.idempotency_key, b.line_id), 0) + 1
+        return counts
+
+    def mount(self, router: respx.MockRouter, *, base_url: str) -> None:
+        base = base_url.rstrip("/")
+        router.post(f"{base}/batches").mock(side_effect=self.submit)
+        router.get(url__regex=rf"^{_escape(base)}/batches/(?P<batch_id>[^/?]+)$").mock(side_effect=self.status)
+
+
+def _escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+__all__ = ["Booking", "PayrollMock"]

@@ -1,0 +1,127 @@
+"""The scenario format: the upstream state for one tenant and period (docs/scenario-format.md).
+
+A scenario is what BKN, BSrE and the payroll office would hold; mocks are seeded from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCENARIOS = Path(__file__).with_name("scenarios")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioUnit(_Model):
+    id: str = Field(description="32-character upper-case hex, as SIASN ids")
+    name: str
+    parent_id: str | None = None
+    head_nip: str | None = None
+    head_title: str | None = None
+    eselon: str | None = None
+
+
+class ScenarioEmployee(_Model):
+    nip: str
+    name: str
+    unit_id: str
+    supervisor_nip: str | None = None
+    kelas_jabatan: int
+    position: str = ""
+    eselon: str | None = None
+    bank_account: str | None = None
+
+
+class ScenarioIndicator(_Model):
+    id: str
+    name: str
+    weight: Decimal
+    target: Decimal
+    unit: str = ""
+
+
+class ScenarioPlan(_Model):
+    id: str
+    nip: str
+    period: str
+    rhk: str
+    indicators: list[ScenarioIndicator]
+
+
+class ScenarioActivity(_Model):
+    id: str
+    nip: str
+    indicator_id: str
+    date: date
+    quantity: Decimal
+    kind: str = "dokumen"
+    description: str = ""
+    entered_at: AwareDatetime
+
+
+class ScenarioSignature(_Model):
+    """How the document is signed: `valid` (trusted chain), `invalid` (broken), `foreign` (untrusted root),
+    `none` (no signature)."""
+
+    status: Literal["valid", "invalid", "foreign", "none"] = "valid"
+    signer_nip: str | None = None
+
+
+class ScenarioEvidence(_Model):
+    id: str
+    activity_id: str
+    kind: str = "dokumen"
+    filename: str = "bukti.pdf"
+    content: str = Field(description="the document as stored by BKN now")
+    sha256: str = Field(description="the hash BKN recorded at upload; differs from sha256(content) if altered")
+    uploaded_at: AwareDatetime
+    signature: ScenarioSignature = ScenarioSignature()
+
+
+class ScenarioApproval(_Model):
+    id: str
+    activity_id: str
+    approver_nip: str
+    approved: bool = True
+    decided_at: AwareDatetime
+
+
+class Scenario(_Model):
+    format_version: Literal[1] = 1
+    tenant: str
+    period: str
+    description: str = ""
+    updated_at: AwareDatetime = Field(description="updatedAt the mocks report for every record")
+    units: list[ScenarioUnit]
+    employees: list[ScenarioEmployee]
+    plans: list[ScenarioPlan] = []
+    activities: list[ScenarioActivity] = []
+    evidence: list[ScenarioEvidence] = []
+    approvals: list[ScenarioApproval] = []
+
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        return cls.model_validate_json(Path(path).read_bytes())
+
+    @classmethod
+    def bundled(cls, tenant: str) -> Scenario:
+        matches = sorted(SCENARIOS.glob(f"{tenant}-*.json"))
+        if not matches:
+            raise FileNotFoundError(f"no bundled scenario for tenant {tenant!r} in {SCENARIOS}")
+        return cls.load(matches[-1])
+
+
+def sha256_text(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+__all__ = ["Scenario", "ScenarioActivity", "ScenarioApproval", "ScenarioEmployee", "ScenarioEvidence",
+           "ScenarioIndicator", "ScenarioPlan", "ScenarioSignature", "ScenarioUnit", "sha256_text"]
