@@ -143,17 +143,16 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
                                "quarantine": [_jsonable(p) for p in problems]}, indent=1))
         return
     for r in found:
-        console.print(f"[bold]{r.nip}[/bold] {tenant} {period} scheme {r.scheme} (settings {r.settings_version}): "
-                      f"{_rupiah(r.amount)} of ceiling {_rupiah(r.ceiling)}, score {r.score}, {r.status.value}")
-        table = Table(show_header=True)
-        table.add_column("rule")
-        table.add_column("explanation")
-        table.add_column("Rp (exact)", justify="right")
+        console.print(f"[bold]{r.nip}[/bold] {tenant} {period} scheme {r.scheme} "
+                      f"(settings {r.settings_version}): {_rupiah(r.amount)} of ceiling {_rupiah(r.ceiling)}, "
+                      f"score {r.score}, {r.status.value}", soft_wrap=True)
         for line in r.lines:
-            table.add_row(line.code, line.text, line.rupiah or "")
-        console.print(table)
+            money = f"  [dim](Rp {line.rupiah} exact)[/dim]" if line.rupiah is not None else ""
+            style = "red" if line.code.startswith("refused:") else "default"
+            console.print(f"  [{style}]{line.code}[/{style}]: {line.text}{money}", soft_wrap=True,
+                          highlight=False)
     for p in problems:
-        console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]")
+        console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]", soft_wrap=True)
 
 
 @app.command()

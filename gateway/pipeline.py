@@ -46,7 +46,6 @@ class SyncReport:
 @dataclass
 class VerifyReport:
     checked: int = 0
-    hash_mismatch: int = 0
     tte_not_valid: int = 0
     unavailable: int = 0
 

@@ -2,6 +2,6 @@
 
 from gateway.outbox.payroll import PayrollDestination
 from gateway.outbox.relay import Delivery, Destination, Relay, RelayReport
-from gateway.outbox.writer import enqueue_payroll
+from gateway.outbox.writer import enqueue_payroll, retry_dead
 
-__all__ = ["Delivery", "Destination", "PayrollDestination", "Relay", "RelayReport", "enqueue_payroll"]
+__all__ = ["Delivery", "Destination", "PayrollDestination", "Relay", "RelayReport", "enqueue_payroll", "retry_dead"]

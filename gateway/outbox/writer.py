@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select, update
 
 from gateway.domain import Result
 from gateway.store.repository import dialect_insert
@@ -65,10 +65,22 @@ def enqueue_payroll(conn: Connection, tenant: str, period: str, results: Sequenc
         payload = {"tenant": tenant, "period": period, "opd_id": opd, "lines": [
             {"line_id": f"{key}:{ln['nip']}", "nip": ln["nip"], "amount": ln["amount"], "kind": kind}
             for ln in lines]}
-        stmt = dialect_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        conn.execute(stmt, [{
+        stmt = (dialect_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(outbox.c.id))
+        inserted = conn.execute(stmt, {
             "tenant": tenant, "period": period, "destination": PAYROLL, "aggregate": aggregate,
             "idempotency_key": key, "payload": payload, "status": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now}])
-        written.append(key)
+            "next_attempt_at": now, "created_at": now})
+        # No row back: the identical batch is already there (a dead one waits for the operator).
+        if inserted.first() is not None:
+            written.append(key)
     return written
+
+
+def retry_dead(engine: Engine, tenant: str, row_id: int, now: datetime) -> bool:
+    """Operator action: put a dead-lettered row back in the queue with a fresh attempt count."""
+    with engine.begin() as conn:
+        done = conn.execute(update(outbox).where(
+            outbox.c.tenant == tenant, outbox.c.id == row_id, outbox.c.status == "dead").values(
+            status="pending", attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None))
+        return done.rowcount == 1

@@ -1,0 +1,125 @@
+"""The whole cycle on the bundled Metro scenario: through the pipeline (SQLite and PostgreSQL) and the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.bootstrap import build_mock_pipeline
+from gateway.cli import app
+from gateway.settings import Settings
+from gateway.store import repository as repo
+from mocks import MockWorld, Scenario
+from mocks.metro_scenario import build
+from tests.conftest import FakeClock
+
+runner = CliRunner()
+METRO = Scenario.bundled("metro")
+
+
+def no_sleep(_seconds: float) -> None:
+    raise AssertionError("the cycle on healthy mocks should never wait")
+
+
+def run_cycle(db_url: str, world: MockWorld, clock: FakeClock):  # type: ignore[no-untyped-def]
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock, sleep=no_sleep)
+    return pipeline, pipeline.cycle("metro", "2026-03")
+
+
+def test_bundled_scenario_is_what_the_builder_makes() -> None:
+    assert build() == METRO
+    assert len({u.id for u in METRO.units if u.parent_id == METRO.units[0].id}) >= 3
+    assert len(METRO.employees) >= 50
+
+
+def test_cycle_twice_books_every_payroll_line_once(db_url: str, clock: FakeClock) -> None:
+    world = MockWorld(METRO)
+    pipeline, first = run_cycle(db_url, world, clock)
+    with pipeline.engine.connect() as conn:
+        results = repo.load_results(conn, "metro", "2026-03")
+    clock.advance(hours=1)
+    _, second = run_cycle(db_url, world, clock)
+    with pipeline.engine.connect() as conn:
+        again = repo.load_results(conn, "metro", "2026-03")
+    assert again == results
+    assert first.relay.delivered == 4 and second.relay.claimed == 0 and second.compute.batches == []
+    assert set(world.payroll.booked().values()) == {1}
+    booked = Counter()
+    for b in world.payroll.ledger:
+        booked[b.nip] += b.amount
+    no_account = {e.nip for e in METRO.employees if not e.bank_account}
+    expected = {r.nip: r.amount for r in results if r.amount > 0 and r.nip not in no_account}
+    assert dict(booked) == expected
+
+
+def test_cycle_exercises_every_metro_rule(db_url: str, clock: FakeClock) -> None:
+    pipeline, report = run_cycle(db_url, MockWorld(METRO), clock)
+    with pipeline.engine.connect() as conn:
+        results = repo.load_results(conn, "metro", "2026-03")
+        quarantined = repo.list_quarantine(conn, "metro", "2026-03")
+    codes = Counter(line.code for r in results for line in r.lines)
+    for code in ("refused:late-evidence", "refused:tte-invalid", "refused:hash-mismatch",
+                 "refused:wrong-approver", "refused:not-approved", "refused:rejected", "refused:no-evidence",
+                 "no-plan"):
+        assert codes[code] >= 1, code
+    assert any("(capped)" in line.text for r in results for line in r.lines)
+    assert {q["rule"] for q in quarantined} == {"weights-sum-100", "unknown-unit"}
+    assert report.verify.checked == len(METRO.evidence)
+    assert all(isinstance(r.amount, int) and 0 <= r.amount <= r.ceiling for r in results)
+
+
+def test_a_failed_compute_leaves_neither_results_nor_outbox_rows(db_url: str, clock: FakeClock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), MockWorld(METRO), clock=clock, sleep=no_sleep)
+    pipeline.sync("metro", "2026-03")
+    pipeline.verify("metro", "2026-03")
+
+    def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("outbox write failed")
+
+    monkeypatch.setattr("gateway.pipeline.enqueue_payroll", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.compute("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        assert repo.load_results(conn, "metro", "2026-03") == []
+
+
+def _cli(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env={"GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"})
+
+
+def test_cli_demo_twice_gives_identical_results(tmp_path: Path) -> None:
+    first = _cli(tmp_path, "demo")
+    assert first.exit_code == 0, first.output
+    assert "payroll batches acknowledged" in first.output and "4 of 4" in first.output
+    before = _cli(tmp_path, "results", "-t", "metro", "-p", "2026-03", "--json").output
+    second = _cli(tmp_path, "demo")
+    assert second.exit_code == 0, second.output
+    after = _cli(tmp_path, "results", "-t", "metro", "-p", "2026-03", "--json").output
+    assert json.loads(before) == json.loads(after)
+    items = json.loads(after)
+    assert len(items) == 50 and all(type(r["amount"]) is int for r in items)
+
+
+def test_cli_explain_shows_the_arithmetic_and_the_refusals(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "demo").exit_code == 0
+    items = json.loads(_cli(tmp_path, "results", "-t", "metro", "-p", "2026-03", "--json").output)
+    late = next(r for r in items if any(line["code"] == "refused:late-evidence" for line in r["lines"]))
+    shown = _cli(tmp_path, "explain", "-t", "metro", "-p", "2026-03", "--nip", late["nip"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "refused:late-evidence" in text and "after the deadline" in text and "achievement" in text
+
+
+def test_cli_explain_unknown_nip_exits_2(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "demo").exit_code == 0
+    assert _cli(tmp_path, "explain", "-t", "metro", "-p", "2026-03", "--nip", "199901012020011999").exit_code == 2
+
+
+def test_cli_refuses_a_bad_period(tmp_path: Path) -> None:
+    shown = _cli(tmp_path, "results", "-t", "metro", "-p", "2026-13")
+    assert shown.exit_code == 2
