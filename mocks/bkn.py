@@ -13,7 +13,7 @@ import respx
 
 from gateway.connectors.wire import ekinerja, siasn
 from mocks._common import envelope, not_found, paging, unauthorized
-from mocks.scenario import Scenario
+from mocks.scenario import Scenario, document_bytes
 
 DEMO_CONSUMER = ("demo-consumer-key", "demo-consumer-secret")
 DEMO_SSO = ("199001012015031001", "demo-password")
@@ -41,7 +41,8 @@ class BknMock:
         self.streams: dict[str, list[dict[str, Any]]] = {
             "pegawai": [ekinerja.Pegawai(
                 nipBaru=e.nip, nama=e.name, unorId=e.unit_id, atasanNip=e.supervisor_nip,
-                kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon, updatedAt=stamp,
+                kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon,
+                kelompokJabatan=e.position_group, updatedAt=stamp,
             ).model_dump(mode="json") for e in scenario.employees],
             "indikator": [ekinerja.Indikator(
                 id=i.id, nip=p.nip, periode=p.period, rhk=p.rhk, indikator=i.name, bobot=str(i.weight),
@@ -55,7 +56,8 @@ class BknMock:
         activity_period = {a.id: a.date.strftime("%Y-%m") for a in scenario.activities}
         self.streams["bukti"] = [ekinerja.Bukti(
             id=b.id, aktivitasId=b.activity_id, jenis=b.kind, sha256=b.sha256, diunggahPada=b.uploaded_at,
-            namaFile=b.filename, updatedAt=stamp).model_dump(mode="json") for b in scenario.evidence]
+            namaFile=b.filename, lintang=b.latitude, bujur=b.longitude, waktuAmbil=b.captured_at,
+            updatedAt=stamp).model_dump(mode="json") for b in scenario.evidence]
         self.streams["persetujuan"] = [ekinerja.Persetujuan(
             id=p.id, aktivitasId=p.activity_id, penyetujuNip=p.approver_nip,
             status="disetujui" if p.approved else "ditolak", diputuskanPada=p.decided_at, updatedAt=stamp,
@@ -65,7 +67,7 @@ class BknMock:
                 row["periode"] = activity_period.get(row["aktivitasId"])
         for rows in self.streams.values():
             rows.sort(key=lambda r: (r["updatedAt"], r.get("id") or r.get("nipBaru")))
-        self.documents = {b.id: b.content.encode() for b in scenario.evidence}
+        self.documents = document_bytes(scenario)
 
     # auth -----------------------------------------------------------------------------------------------------
     def _issue(self, kind: str) -> httpx.Response:

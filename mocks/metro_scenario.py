@@ -228,7 +228,7 @@ def build(seed: int = 2026) -> Scenario:
 
 
 def main(path: Path = SCENARIOS / f"metro-{PERIOD}.json") -> None:
-    path.write_text(build().model_dump_json(indent=1) + "\n", encoding="utf-8")
+    path.write_text(build().model_dump_json(indent=1, exclude_none=True) + "\n", encoding="utf-8")
     print(f"wrote {path}")
 
 

@@ -5,6 +5,7 @@ A scenario is what BKN, BSrE and the payroll office would hold; mocks are seeded
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import date
 from decimal import Decimal
@@ -37,6 +38,7 @@ class ScenarioEmployee(_Model):
     kelas_jabatan: int
     position: str = ""
     eselon: str | None = None
+    position_group: str | None = None
     bank_account: str | None = None
 
 
@@ -75,15 +77,45 @@ class ScenarioSignature(_Model):
     signer_nip: str | None = None
 
 
+class ScenarioDocument(_Model):
+    """A document in the scenario's pool; many evidence items may point at one (signing is costly)."""
+
+    id: str
+    content_b64: str = Field(description="the document's bytes, base64")
+    note: str = ""
+
+
 class ScenarioEvidence(_Model):
     id: str
     activity_id: str
     kind: str = "dokumen"
     filename: str = "bukti.pdf"
-    content: str = Field(description="the document as stored by BKN now")
-    sha256: str = Field(description="the hash BKN recorded at upload; differs from sha256(content) if altered")
+    content: str | None = Field(default=None, description="the document as stored by BKN now, as text")
+    document_id: str | None = Field(default=None, description="or: a document of the pool, by id")
+    sha256: str = Field(description="the hash BKN recorded at upload; differs from the document's if altered")
     uploaded_at: AwareDatetime
     signature: ScenarioSignature = ScenarioSignature()
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    captured_at: AwareDatetime | None = None
+
+
+class ScenarioAttendance(_Model):
+    nip: str
+    period: str
+    late_minutes: list[int] = []
+    early_leave_minutes: list[int] = []
+    missing_records: int = 0
+    absent_days: int = 0
+
+
+class ScenarioProgramme(_Model):
+    id: str
+    unit_id: str
+    period: str
+    name: str
+    target: Decimal
+    realisation: Decimal
 
 
 class ScenarioApproval(_Model):
@@ -106,6 +138,9 @@ class Scenario(_Model):
     activities: list[ScenarioActivity] = []
     evidence: list[ScenarioEvidence] = []
     approvals: list[ScenarioApproval] = []
+    documents: list[ScenarioDocument] = []
+    attendance: list[ScenarioAttendance] = []
+    programmes: list[ScenarioProgramme] = []
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -119,9 +154,22 @@ class Scenario(_Model):
         return cls.load(matches[-1])
 
 
+def document_bytes(scenario: Scenario) -> dict[str, bytes]:
+    """Evidence id -> the bytes BKN serves for it now."""
+    pool = {d.id: base64.b64decode(d.content_b64) for d in scenario.documents}
+    out = {}
+    for e in scenario.evidence:
+        if e.document_id is not None:
+            out[e.id] = pool[e.document_id]
+        elif e.content is not None:
+            out[e.id] = e.content.encode()
+    return out
+
+
 def sha256_text(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-__all__ = ["Scenario", "ScenarioActivity", "ScenarioApproval", "ScenarioEmployee", "ScenarioEvidence",
+__all__ = ["Scenario", "ScenarioActivity", "ScenarioApproval", "ScenarioAttendance", "ScenarioDocument",
+           "ScenarioEmployee", "ScenarioEvidence", "ScenarioProgramme", "document_bytes",
            "ScenarioIndicator", "ScenarioPlan", "ScenarioSignature", "ScenarioUnit", "sha256_text"]

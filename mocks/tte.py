@@ -9,7 +9,7 @@ import json
 import httpx
 import respx
 
-from mocks.scenario import Scenario
+from mocks.scenario import Scenario, document_bytes
 
 DEMO_BASIC = ("esign", "demo-esign-password")
 
@@ -28,7 +28,9 @@ class TteMock:
         self.load(scenario)
 
     def load(self, scenario: Scenario) -> None:
-        self.signatures = {hashlib.sha256(e.content.encode()).hexdigest(): e.signature for e in scenario.evidence}
+        docs = document_bytes(scenario)
+        self.signatures = {hashlib.sha256(docs[e.id]).hexdigest(): e.signature for e in scenario.evidence
+                           if e.id in docs}
 
     def verify_pdf(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1

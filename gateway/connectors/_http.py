@@ -82,9 +82,12 @@ class HttpBase:
 
     def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201, 202), **kwargs: Any
                 ) -> httpx.Response:
+        return self._retry(lambda: self._once(method, url, ok, **kwargs))
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
         for attempt in Retrying(**self._retrying_kwargs):
             with attempt:
-                return self._once(method, url, ok, **kwargs)
+                return call()
         raise AssertionError("unreachable")  # Retrying re-raises the last error
 
     def _once(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
@@ -92,25 +95,31 @@ class HttpBase:
             response = self.client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             log.warning("upstream.transport_error", upstream=self.upstream, url=url, error=type(exc).__name__)
-            raise
+            # An upstream that does not answer is an UpstreamError too (callers catch that), and retryable.
+            raise UpstreamError(f"{self.upstream} did not answer {method} {url}: {type(exc).__name__}: {exc}",
+                                retryable=True) from exc
         if response.status_code in ok:
             return response
         body = response.text[:2000]
         retryable = response.status_code in RETRYABLE_STATUS or "SUSPENDED" in body
         log.warning("upstream.bad_status", upstream=self.upstream, url=url, status=response.status_code,
                     retryable=retryable)
-        error_cls = UpstreamAuthError if response.status_code == 401 else UpstreamError
+        # A 401 saying the backend is SUSPENDED is an outage (retry later), not refused credentials.
+        refused = response.status_code == 401 and "SUSPENDED" not in body
+        error_cls = UpstreamAuthError if refused else UpstreamError
         error = error_cls(f"{self.upstream} answered {response.status_code} to {method} {url}: {body[:200]}",
                           status=response.status_code, retryable=retryable and error_cls is UpstreamError,
                           body=body)
         error.retry_after = response.headers.get("Retry-After")  # type: ignore[attr-defined]
         raise error
 
-    def json(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = self.request(method, url, **kwargs)
+    def json(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201, 202), **kwargs: Any) -> Any:
+        return self._retry(lambda: self._parse(self._once(method, url, ok, **kwargs), method, url))
+
+    def _parse(self, response: httpx.Response, method: str, url: str) -> Any:
         try:
             return response.json()
         except ValueError as exc:
-            # Truncated or malformed JSON is a transient upstream fault: ask again.
+            # Truncated or malformed JSON is a transient upstream fault: ask again (inside the retry loop).
             raise UpstreamError(f"{self.upstream} sent malformed JSON for {method} {url}",
                                 status=response.status_code, retryable=True, body=response.text[:200]) from exc

@@ -154,8 +154,9 @@ class BknClient(HttpBase):
                     wire = model.model_validate(row)
                     records.append(_to_domain(name, wire))
                 except (ValidationError, ValueError, ArithmeticError) as exc:
+                    nip = row.get("nip") or row.get("nipBaru")  # may be malformed too, e.g. a number
                     problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
-                                            nip=row.get("nip") or row.get("nipBaru"),
+                                            nip=None if nip is None else str(nip),
                                             message=f"{name} {rid}: {_first(exc)}"))
                 stamp = row.get("updatedAt")
                 if isinstance(stamp, str) and (cursor is None or stamp > cursor):

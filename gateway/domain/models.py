@@ -64,6 +64,7 @@ class Employee(_Record):
     kelas_jabatan: int = Field(ge=1, le=17)
     position: str = ""
     eselon: str | None = None
+    position_group: str | None = None  # DKI's groups for the monthly maximum (e.g. "teknis", "lurah")
 
 
 class Indicator(_Record):
@@ -96,9 +97,12 @@ class Evidence(_Record):
 
     id: str
     activity_id: str
-    kind: str = "dokumen"
+    kind: str = "dokumen"  # dokumen | undangan | dokumentasi | notulen | tindak_lanjut | foto
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     uploaded_at: AwareDatetime
+    latitude: Decimal | None = None  # photo metadata, where the upload carried it
+    longitude: Decimal | None = None
+    captured_at: AwareDatetime | None = None
 
 
 class Approval(_Record):
@@ -107,6 +111,28 @@ class Approval(_Record):
     approver_nip: str
     approved: bool
     decided_at: AwareDatetime
+
+
+class Attendance(_Record):
+    """A monthly attendance summary: minutes of each late arrival and early leave, days absent without leave."""
+
+    nip: NIP
+    period: str
+    late_minutes: tuple[int, ...] = ()
+    early_leave_minutes: tuple[int, ...] = ()
+    missing_records: int = Field(default=0, ge=0)  # check-ins/outs with no record: the highest step each
+    absent_days: int = Field(default=0, ge=0)
+
+
+class Programme(_Record):
+    """A programme of a bidang with its target and realisation for a period (Pekalongan's e-Seksama)."""
+
+    id: str
+    unit_id: str
+    period: str
+    name: str
+    target: Decimal = Field(gt=0)
+    realisation: Decimal = Field(ge=0)
 
 
 class TteConclusion(StrEnum):
@@ -181,3 +207,5 @@ class PeriodData(BaseModel):
     evidence: tuple[Evidence, ...]
     approvals: tuple[Approval, ...]
     checks: tuple[EvidenceCheck, ...]
+    attendance: tuple[Attendance, ...] = ()
+    programmes: tuple[Programme, ...] = ()

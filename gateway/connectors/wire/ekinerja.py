@@ -7,6 +7,7 @@ SIASN-style auth and envelope; every listing is paged by `limit`/`offset`, filte
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
@@ -33,6 +34,7 @@ class Pegawai(_Wire):
     kelas_jabatan: int
     jabatanNama: str = ""
     eselon: str | None = None
+    kelompokJabatan: str | None = None  # DKI position group
 
 
 class Indikator(_Wire):
@@ -72,6 +74,9 @@ class Bukti(_Wire):
     sha256: str
     diunggahPada: datetime
     namaFile: str = ""
+    lintang: Decimal | None = None  # photo latitude
+    bujur: Decimal | None = None  # photo longitude
+    waktuAmbil: datetime | None = None  # photo capture time
 
 
 class Persetujuan(_Wire):
