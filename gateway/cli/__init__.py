@@ -27,6 +27,12 @@ app = typer.Typer(help="tpp-gateway: TPP from BKN e-Kinerja to regional payroll.
                   pretty_exceptions_enable=False)
 console = Console()
 
+
+def _register_mock_commands() -> None:
+    from gateway.cli.mock import mock_app
+
+    app.add_typer(mock_app, name="mock")
+
 TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="tenant (city) name, e.g. metro")]
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="period: YYYY-MM or YYYY-Qn")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
@@ -198,6 +204,8 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
+
+_register_mock_commands()
 
 if __name__ == "__main__":
     app()
