@@ -15,11 +15,12 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, select
 
-from gateway.connectors import BknClient, TteClient
+from gateway.connectors import BknClient, Page, TteClient
+from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, Problem, TteConclusion
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
-from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll
+from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll, enqueue_verdicts, verdict
 from gateway.settings import Settings
 from gateway.store import repository as repo
 from gateway.store.repository import StageCount
@@ -67,9 +68,10 @@ class CycleReport:
 
 class Pipeline:
     def __init__(self, engine: Engine, settings: Settings, bkn: BknClient, tte: TteClient,
-                 destinations: dict[str, Destination], clock: Clock = utc_now) -> None:
+                 destinations: dict[str, Destination], clock: Clock = utc_now,
+                 pekalongan: PekalonganClient | None = None) -> None:
         self.engine, self.settings, self.bkn, self.tte = engine, settings, bkn, tte
-        self.destinations, self.clock = destinations, clock
+        self.destinations, self.clock, self.pekalongan = destinations, clock, pekalongan
 
     def _tenant(self, tenant: str) -> Any:
         config = self.settings.tenants.get(tenant)
@@ -95,19 +97,35 @@ class Pipeline:
             count = report.staged.setdefault(kind, StageCount())
             for page in self.bkn.stream(stream, period if scoped else None, cursor):
                 kept, page_problems = _drop_duplicates(stream, page.records, page.raw, seen)
-                with self.engine.begin() as conn:
-                    staged = repo.stage(conn, tenant, kind, kept, period if scoped else None, self.clock())
-                    report.quarantined += repo.add_quarantine(
-                        conn, tenant, period if scoped else None, page.problems + page_problems, page.raw,
-                        self.clock())
-                    if page.cursor:
-                        repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
-                count.new += staged.new
-                count.changed += staged.changed
-                count.unchanged += staged.unchanged
+                self._stage_page(tenant, kind, period if scoped else None, page, kept, page_problems, report,
+                                 count, cursor_name)
             log.info("sync.stream", tenant=tenant, stream=stream, period=period, new=count.new,
                      changed=count.changed)
+        config = self._tenant(tenant)
+        if config.sources and self.pekalongan is None:
+            raise ConfigurationError(f"tenant {tenant!r} pulls {config.sources} but no client for them is set up")
+        for source, kind in (("eseksama", "programme"), ("presensi", "attendance")):
+            if source in config.sources and self.pekalongan is not None:
+                pages = (self.pekalongan.programmes(period) if kind == "programme"
+                         else self.pekalongan.attendance(period))
+                count = report.staged.setdefault(kind, StageCount())
+                for page in pages:
+                    self._stage_page(tenant, kind, period, page, page.records, [], report, count, None)
         return report
+
+    def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: list[Any],
+                    extra_problems: list[Problem], report: SyncReport, count: StageCount,
+                    cursor_name: str | None) -> None:
+        """Stage one page, quarantine its bad records and move the cursor, in one transaction."""
+        with self.engine.begin() as conn:
+            staged = repo.stage(conn, tenant, kind, kept, period, self.clock())
+            report.quarantined += repo.add_quarantine(conn, tenant, period, page.problems + extra_problems,
+                                                      page.raw, self.clock())
+            if cursor_name and page.cursor:
+                repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
+        count.new += staged.new
+        count.changed += staged.changed
+        count.unchanged += staged.unchanged
 
     # verify -------------------------------------------------------------------------------------------------
     def verify(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
@@ -120,15 +138,23 @@ class Pipeline:
             todo = [eid for (eid,) in conn.execute(select(records.c.id).where(
                 records.c.tenant == tenant, records.c.kind == "evidence", records.c.period == period)
                 .order_by(records.c.id)) if eid not in done]
+        audit = self._tenant(tenant).spbe_audit and "spbe" in self.destinations
+        evidence = {}
+        if audit:
+            with self.engine.connect() as conn:
+                evidence = {e.id: e for e in repo.staged(conn, tenant, "evidence", period)}
         pending: list[EvidenceCheck] = []
-        for evidence_id in todo:
+        for position, evidence_id in enumerate(todo, start=1):
             pending.append(self._check(evidence_id, report))
-            if len(pending) >= chunk:
-                with self.engine.begin() as conn:
-                    repo.save_checks(conn, tenant, period, pending, self.clock())
+            if len(pending) >= chunk or position == len(todo):
+                now = self.clock()
+                with self.engine.begin() as conn:  # checks and their audit-trail rows commit together
+                    repo.save_checks(conn, tenant, period, pending, now)
+                    if audit:
+                        enqueue_verdicts(conn, tenant, period, [
+                            verdict(tenant, period, evidence[c.evidence_id], c, now) for c in pending
+                            if c.evidence_id in evidence], now)
                 pending = []
-        with self.engine.begin() as conn:
-            repo.save_checks(conn, tenant, period, pending, self.clock())
         return report
 
     def _check(self, evidence_id: str, report: VerifyReport) -> EvidenceCheck:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic_settings import (
@@ -29,6 +29,9 @@ class TenantConfig(BaseModel):
     display_name: str
     scheme: str
     settings: dict[str, Any] = {}
+    # Local apps pulled next to BKN: "eseksama" (programme results), "presensi" (attendance summaries).
+    sources: list[Literal["eseksama", "presensi"]] = []
+    spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,14 @@ class Settings(BaseSettings):
     # BPKAD payroll API (the gateway's own contract).
     payroll_base_url: str = "https://bpkad.local.go.id/api/v1"
     payroll_api_key: SecretStr = SecretStr("")
+
+    # SPBE audit trail (the gateway's own contract).
+    spbe_base_url: str = "https://spbe.local.go.id"
+    spbe_api_key: SecretStr = SecretStr("")
+    # Kota Pekalongan's e-Seksama and attendance apps.
+    eseksama_base_url: str = "https://eseksama.pekalongankota.go.id"
+    presensi_base_url: str = "https://presensi.pekalongankota.go.id"
+    pekalongan_api_key: SecretStr = SecretStr("")
 
     http_timeout_seconds: float = 30.0
     http_max_attempts: int = 5

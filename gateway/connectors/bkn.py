@@ -124,7 +124,7 @@ class BknClient(HttpBase):
                     raw.append(siasn.RefUnor.model_validate(row))
                 except ValidationError as exc:
                     problems.append(Problem(record_kind="unit", record_id=str(row.get("Id", "?")),
-                                            rule="wire-format", message=f"unit {row.get('Id')}: {_first(exc)}"))
+                                            rule="wire-format", message=f"unit {row.get('Id')}: {describe_error(exc)}"))
             offset += len(rows)
             if not rows or offset >= (body.count or 0):
                 break
@@ -157,7 +157,7 @@ class BknClient(HttpBase):
                     nip = row.get("nip") or row.get("nipBaru")  # may be malformed too, e.g. a number
                     problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
                                             nip=None if nip is None else str(nip),
-                                            message=f"{name} {rid}: {_first(exc)}"))
+                                            message=f"{name} {rid}: {describe_error(exc)}"))
                 stamp = row.get("updatedAt")
                 if isinstance(stamp, str) and (cursor is None or stamp > cursor):
                     cursor = stamp
@@ -165,6 +165,29 @@ class BknClient(HttpBase):
             offset += len(rows)
             if not rows or offset >= (body.count or 0):
                 return
+
+    # SIASN per-NIP lookups (there is no bulk listing of employees in SIASN) ----------------------------------
+    def data_utama(self, nip: str) -> siasn.DataUtama | None:
+        """One employee's main record; None when SIASN answers 404 "Data tidak ditemukan"."""
+        data = self._siasn_get(f"/pns/data-utama/{nip}")
+        return None if data is None else siasn.DataUtama.model_validate(data)
+
+    def rw_jabatan(self, nip: str) -> list[siasn.RiwayatJabatan]:
+        """Position history, oldest first (by TMT)."""
+        rows = self._siasn_get(f"/pns/rw-jabatan/{nip}") or []
+        return sorted((siasn.RiwayatJabatan.model_validate(r) for r in rows), key=lambda r: r.tmtJabatan)
+
+    def rw_kinerja_periodik(self, nip: str) -> list[siasn.KinerjaPeriodik]:
+        rows = self._siasn_get(f"/pns/rw-kinerjaperiodik/{nip}") or []
+        return [siasn.KinerjaPeriodik.model_validate(r) for r in rows]
+
+    def _siasn_get(self, path: str) -> Any:
+        """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (upstreams.md)."""
+        response = self.request("GET", path, ok=(200, 404))
+        body = siasn.Envelope.model_validate(self._parse(response, "GET", path))
+        if response.status_code == 404 or body.code == 0:
+            return None
+        return body.data
 
     def document(self, evidence_id: str) -> bytes | None:
         """The evidence document's bytes; None when BKN has no such document (404)."""
@@ -176,7 +199,7 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def _first(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"

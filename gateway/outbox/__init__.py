@@ -2,6 +2,8 @@
 
 from gateway.outbox.payroll import PayrollDestination
 from gateway.outbox.relay import Delivery, Destination, Relay, RelayReport
+from gateway.outbox.spbe import SpbeDestination, enqueue_verdicts, verdict
 from gateway.outbox.writer import enqueue_payroll, retry_dead
 
-__all__ = ["Delivery", "Destination", "PayrollDestination", "Relay", "RelayReport", "enqueue_payroll", "retry_dead"]
+__all__ = ["Delivery", "Destination", "PayrollDestination", "Relay", "RelayReport", "SpbeDestination",
+           "enqueue_payroll", "enqueue_verdicts", "retry_dead", "verdict"]

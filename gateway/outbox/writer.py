@@ -65,16 +65,22 @@ def enqueue_payroll(conn: Connection, tenant: str, period: str, results: Sequenc
         payload = {"tenant": tenant, "period": period, "opd_id": opd, "lines": [
             {"line_id": f"{key}:{ln['nip']}", "nip": ln["nip"], "amount": ln["amount"], "kind": kind}
             for ln in lines]}
-        stmt = (dialect_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(outbox.c.id))
-        inserted = conn.execute(stmt, {
-            "tenant": tenant, "period": period, "destination": PAYROLL, "aggregate": aggregate,
-            "idempotency_key": key, "payload": payload, "status": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now})
-        # No row back: the identical batch is already there (a dead one waits for the operator).
-        if inserted.first() is not None:
+        if insert_row(conn, tenant, period, PAYROLL, aggregate, key, payload, now):
             written.append(key)
     return written
+
+
+def insert_row(conn: Connection, tenant: str, period: str, destination: str, aggregate: str, key: str,
+               payload: dict[str, Any], now: datetime) -> bool:
+    """Add one outbox row; False when a row with this idempotency key exists already (nothing is written)."""
+    stmt = (dialect_insert(conn, outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(outbox.c.id))
+    inserted = conn.execute(stmt, {
+        "tenant": tenant, "period": period, "destination": destination, "aggregate": aggregate,
+        "idempotency_key": key, "payload": payload, "status": "pending", "attempts": 0,
+        "next_attempt_at": now, "created_at": now})
+    # No row back: the identical batch is already there (a dead one waits for the operator).
+    return inserted.first() is not None
 
 
 def retry_dead(engine: Engine, tenant: str, row_id: int, now: datetime) -> bool:

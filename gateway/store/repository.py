@@ -16,12 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.domain import (
     Activity,
     Approval,
+    Attendance,
     Employee,
     Evidence,
     EvidenceCheck,
     Indicator,
     PeriodData,
     Problem,
+    Programme,
     Result,
     Unit,
 )
@@ -30,6 +32,7 @@ from gateway.store.tables import evidence_checks, quarantine, records, results, 
 KINDS: dict[str, type[BaseModel]] = {
     "unit": Unit, "employee": Employee, "indicator": Indicator,
     "activity": Activity, "evidence": Evidence, "approval": Approval,
+    "attendance": Attendance, "programme": Programme,
 }
 
 
@@ -125,6 +128,8 @@ def load_period(conn: Connection, tenant: str, period: str) -> PeriodData:
         evidence=tuple(staged(conn, tenant, "evidence", period)),
         approvals=tuple(staged(conn, tenant, "approval", period)),
         checks=tuple(load_checks(conn, tenant, period)),
+        attendance=tuple(staged(conn, tenant, "attendance", period)),
+        programmes=tuple(staged(conn, tenant, "programme", period)),
     )
 
 

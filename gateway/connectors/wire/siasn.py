@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 NOT_FOUND = "Data tidak ditemukan"
 # 401 bodies seen from the real gateway and SSO.
@@ -38,3 +39,61 @@ class RefUnor(BaseModel):
     NamaJabatan: str | None = None
     EselonId: str | None = None
     PemimpinPnsId: str | None = None
+
+
+def parse_siasn_date(value: object) -> object:
+    """SIASN dates are `dd-mm-yyyy` strings."""
+    if isinstance(value, str) and len(value) == 10 and value[2] == "-" and value[5] == "-":
+        return date(int(value[6:]), int(value[3:5]), int(value[:2]))
+    return value
+
+
+SiasnDate = Annotated[date, BeforeValidator(parse_siasn_date), PlainSerializer(lambda d: d.strftime("%d-%m-%Y"))]
+
+
+class DataUtama(BaseModel):
+    """`GET /pns/data-utama/{nip}`: one employee (camelCase with some snake_case, as SIASN sends it)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    nipBaru: str
+    nama: str
+    tglLahir: SiasnDate
+    jenisKelamin: str | None = None
+    unorId: str
+    unorNama: str = ""
+    jabatanNama: str = ""
+    eselon: str | None = None
+    golRuangAkhir: str | None = None  # e.g. "III/a"
+    kelas_jabatan: int | None = None
+    tmtJabatan: SiasnDate | None = None
+    statusPegawai: str = "PNS"
+
+
+class RiwayatJabatan(BaseModel):
+    """One row of `GET /pns/rw-jabatan/{nip}`: a position held from `tmtJabatan`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    nipBaru: str
+    unorId: str
+    unorNama: str = ""
+    namaJabatan: str
+    eselon: str | None = None
+    tmtJabatan: SiasnDate
+    nomorSk: str | None = None
+
+
+class KinerjaPeriodik(BaseModel):
+    """One row of `GET /pns/rw-kinerjaperiodik/{nip}`: a monthly or quarterly performance rating."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    nipBaru: str
+    tahun: int
+    periodeBulan: int | None = None  # 1-12 for monthly ratings
+    periodeTriwulan: int | None = None  # 1-4 for quarterly ratings
+    predikatKinerja: str  # "Sangat Baik" | "Baik" | "Butuh Perbaikan" | "Kurang" | "Sangat Kurang"

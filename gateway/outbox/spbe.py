@@ -1,0 +1,59 @@
+"""Evidence verdicts to the SPBE audit trail, through the outbox: written with the checks, relayed later."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from gateway.connectors.spbe import SpbeClient
+from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictBatch
+from gateway.domain import Evidence, EvidenceCheck, TteConclusion
+from gateway.errors import DeliveryError, UpstreamError
+from gateway.outbox.relay import Delivery
+from gateway.outbox.writer import insert_row
+
+SPBE = "spbe"
+
+
+def verdict(tenant: str, period: str, evidence: Evidence, check: EvidenceCheck, now: datetime) -> EvidenceVerdict:
+    """The evidence-level verdict: integrity (hash) and signature. SLA and approval are the scheme's, per city."""
+    if check.tte is TteConclusion.UNCHECKED or check.actual_sha256 is None:
+        outcome, reason = "unchecked", check.tte_description or "not verified yet"
+    elif check.actual_sha256 != evidence.sha256:
+        outcome, reason = "refused", "document hash differs from the hash recorded at upload"
+    elif check.tte is not TteConclusion.VALID:
+        outcome, reason = "refused", f"TTE {check.tte.value}: {check.tte_description}"
+    else:
+        outcome, reason = "accepted", "hash matches; TTE valid"
+    return EvidenceVerdict(
+        verdict_id=f"{tenant}:{evidence.id}:{check.actual_sha256 or '-'}:{check.tte.value}", tenant=tenant,
+        period=period, evidence_id=evidence.id, recorded_sha256=evidence.sha256,
+        actual_sha256=check.actual_sha256, tte=check.tte.value, verdict=outcome, reason=reason, checked_at=now)
+
+
+def enqueue_verdicts(conn: Connection, tenant: str, period: str, verdicts: Sequence[EvidenceVerdict],
+                     now: datetime) -> str | None:
+    """One outbox row for a chunk of verdicts; its key is derived from the verdict ids it carries."""
+    if not verdicts:
+        return None
+    ids = sorted(v.verdict_id for v in verdicts)
+    key = f"{tenant}:{period}:spbe:{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:20]}"
+    payload = VerdictBatch(verdicts=list(verdicts)).model_dump(mode="json")
+    return key if insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now) else None
+
+
+class SpbeDestination:
+    def __init__(self, client: SpbeClient) -> None:
+        self.client = client
+
+    def deliver(self, row: dict[str, Any]) -> Delivery:
+        try:
+            answer = self.client.record(VerdictBatch.model_validate(row["payload"]), row["idempotency_key"])
+        except UpstreamError as exc:
+            raise DeliveryError(f"SPBE verdict batch {row['idempotency_key']}: {exc}", retryable=exc.retryable,
+                                answer=exc.body) from exc
+        return Delivery(status="delivered", answer=answer.model_dump())

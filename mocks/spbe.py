@@ -1,0 +1,57 @@
+"""SPBE audit-trail mock: records each evidence verdict once (by verdict id), idempotent per batch key."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import httpx
+import respx
+
+from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictAnswer, VerdictBatch
+
+DEMO_SPBE_KEY = "demo-spbe-key"
+
+
+class SpbeMock:
+    def __init__(self, *, api_key: str = DEMO_SPBE_KEY) -> None:
+        self.api_key = api_key
+        self.records: dict[str, EvidenceVerdict] = {}
+        self._answers: dict[str, tuple[str, VerdictAnswer]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("X-API-Key") != self.api_key:
+            return httpx.Response(401, json={"error": "invalid API key"})
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return httpx.Response(400, json={"error": "Idempotency-Key header is required"})
+        try:
+            batch = VerdictBatch.model_validate_json(request.content)
+        except ValueError as exc:
+            return httpx.Response(422, json={"error": f"invalid verdict batch: {exc}"})
+        digest = hashlib.sha256(request.content).hexdigest()
+        with self._lock:
+            if key in self._answers:
+                known_digest, answer = self._answers[key]
+                if known_digest != digest:
+                    return httpx.Response(409, json={"error": f"Idempotency-Key {key} reused with another body"})
+                return httpx.Response(200, json=answer.model_dump())
+            fresh = [v for v in batch.verdicts if v.verdict_id not in self.records]
+            for v in fresh:
+                self.records[v.verdict_id] = v
+            answer = VerdictAnswer(recorded=len(fresh), duplicates=len(batch.verdicts) - len(fresh))
+            self._answers[key] = (digest, answer)
+        return httpx.Response(201, json=answer.model_dump())
+
+    def listing(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("X-API-Key") != self.api_key:
+            return httpx.Response(401, json={"error": "invalid API key"})
+        tenant = request.url.params.get("tenant")
+        rows = [v.model_dump(mode="json") for v in self.records.values() if tenant in (None, v.tenant)]
+        return httpx.Response(200, json={"count": len(rows), "data": rows})
+
+    def mount(self, router: respx.MockRouter, *, base_url: str) -> None:
+        url = f"{base_url.rstrip('/')}/api/v1/audit/evidence-verdicts"
+        router.post(url, name="spbe.submit").mock(side_effect=self.submit)
+        router.get(url, name="spbe.list").mock(side_effect=self.listing)
