@@ -29,7 +29,7 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     bkn = BknClient(settings.bkn_base_url, settings.ekinerja_base_url, auth, page_size=settings.page_size,
                     **common)
     tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
-                    **common)
+                    **{**common, "timeout": settings.tte_timeout_seconds})
     payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(), **common)
     engine = make_engine(settings.database_url)
     return Pipeline(engine, settings, bkn, tte, {"payroll": PayrollDestination(payroll)}, clock=clock)

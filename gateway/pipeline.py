@@ -17,11 +17,12 @@ from sqlalchemy import Engine, select
 
 from gateway.connectors import BknClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
-from gateway.domain import EvidenceCheck, Problem, TteConclusion
+from gateway.domain import EvidenceCheck, Problem, Result, TteConclusion
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
 from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll, enqueue_verdicts, verdict
 from gateway.settings import Settings
+from gateway.store import audit
 from gateway.store import repository as repo
 from gateway.store.repository import StageCount
 from gateway.store.tables import evidence_checks, records
@@ -186,11 +187,15 @@ class Pipeline:
         scheme_settings = scheme.settings_model.model_validate(config.settings)
         with self.engine.connect() as conn:
             data = repo.load_period(conn, tenant, period)
+            before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
         outcome = scheme.compute(data, scheme_settings)
         report = ComputeReport(results=len(outcome.results))
         now = self.clock()
-        with self.engine.begin() as conn:  # results and their outbox rows commit together, or neither does
+        changed = [r for r in outcome.results if before.get(r.nip) != r]
+        with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
             repo.save_results(conn, outcome.results, now)
+            audit.append(conn, tenant, "gateway", "result.computed", [(r.nip, _audit_details(r, before.get(r.nip)))
+                                                                        for r in changed], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
             report.batches = enqueue_payroll(conn, tenant, period, outcome.results, now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
@@ -206,6 +211,14 @@ class Pipeline:
     def cycle(self, tenant: str, period: str) -> CycleReport:
         return CycleReport(self.sync(tenant, period), self.verify(tenant, period), self.compute(tenant, period),
                            self.relay())
+
+
+def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
+    lines = json.dumps([line.model_dump(mode="json") for line in result.lines], sort_keys=True)
+    return {"period": result.period, "amount": result.amount, "score": result.score, "scheme": result.scheme,
+            "settings_version": result.settings_version,
+            "explanation_sha256": hashlib.sha256(lines.encode()).hexdigest(),
+            "previous_amount": previous.amount if previous else None}
 
 
 def _drop_duplicates(stream: str, items: list[Any], raw: dict[str, Any], seen: dict[str, str]

@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     pekalongan_api_key: SecretStr = SecretStr("")
 
     http_timeout_seconds: float = 30.0
+    tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE
     http_max_attempts: int = 5
     page_size: int = 500
     relay_batch_size: int = 100

@@ -37,14 +37,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def _reset_postgres(url: str) -> None:
+# A schema of this test process's own, so that parallel runs on one database never see each other's tables.
+PG_SCHEMA = f"gateway_test_{os.getpid()}"
+
+
+def _reset_postgres(url: str) -> str:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
     finally:
         engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{PG_SCHEMA}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -52,12 +58,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'gateway.db'}"
     try:
-        _reset_postgres(PG_URL)
+        return _reset_postgres(PG_URL)
     except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
         if IN_CI:
             pytest.fail(f"PostgreSQL at {PG_URL} is required in CI and is not reachable: {exc}")
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    return PG_URL
 
 
 @pytest.fixture
@@ -65,3 +70,14 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this process's PostgreSQL schema, if one was made."""
+    try:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        engine.dispose()
+    except Exception:  # noqa: BLE001, S110 - nothing to clean when PostgreSQL is not there
+        pass

@@ -123,3 +123,21 @@ def test_cli_explain_unknown_nip_exits_2(tmp_path: Path) -> None:
 def test_cli_refuses_a_bad_period(tmp_path: Path) -> None:
     shown = _cli(tmp_path, "results", "-t", "metro", "-p", "2026-13")
     assert shown.exit_code == 2
+
+
+def test_quarantine_is_not_duplicated_by_repeated_syncs(db_url: str, clock: FakeClock) -> None:
+    scenario = METRO.model_copy(update={"units": [*METRO.units, METRO.units[1].model_copy(
+        update={"id": "E" * 32, "parent_id": "D" * 32})]})  # a unit whose parent does not exist
+    pipeline, _ = run_cycle(db_url, MockWorld(scenario), clock)
+    pipeline.sync("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        rules = Counter(q["rule"] for q in repo.list_quarantine(conn, "metro", "2026-03"))
+    assert rules == {"weights-sum-100": 1, "unknown-unit": 1, "unit-tree": 1}
+
+
+def test_cli_outbox_retry_is_audited(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "demo").exit_code == 0
+    missing = _cli(tmp_path, "outbox", "retry", "-t", "metro", "1", "--reason", "bank fixed")
+    assert missing.exit_code == 2  # row 1 was delivered, not dead
+    verified = _cli(tmp_path, "audit", "verify", "-t", "metro")
+    assert verified.exit_code == 0 and "50 entries, chain intact" in verified.output

@@ -109,7 +109,7 @@ def demo(
     console.print(table)
     console.print(f"details: gateway results -t {loaded.tenant} -p {loaded.period} | "
                   f"gateway explain -t {loaded.tenant} -p {loaded.period} --nip NIP | "
-                  f"gateway quarantine -t {loaded.tenant}")
+                  f"gateway quarantine -t {loaded.tenant} | gateway outbox list -t {loaded.tenant}", soft_wrap=True)
     if any(r.status == "dead" for r in rows):
         raise typer.Exit(1)
 
@@ -178,7 +178,13 @@ def quarantine(tenant: TenantOpt, period: Annotated[str | None, typer.Option("--
     console.print(table)
 
 
-@app.command("outbox")
+outbox_app = typer.Typer(help="The transactional outbox: what goes to payroll and SPBE.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(audit_app, name="audit")
+
+
+@outbox_app.command("list")
 def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("--period", "-p")] = None,
                 as_json: JsonOpt = False) -> None:
     """Outbox rows: what was sent to payroll, its status and acknowledgement."""
@@ -199,6 +205,48 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
         table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(lines)),
                       _rupiah(sum(ln["amount"] for ln in lines)), str(rejected), (r["last_error"] or "")[:60])
     console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(tenant: TenantOpt, row_id: Annotated[int, typer.Argument(help="outbox row id (gateway outbox)")],
+                 reason: Annotated[str, typer.Option(help="why it is retried (kept in the audit log)")]) -> None:
+    """Put a dead-lettered outbox row back in the queue (audited)."""
+    from datetime import UTC, datetime
+
+    from gateway.outbox import retry_dead
+    from gateway.store import audit
+
+    engine = _engine()
+    now = datetime.now(UTC)
+    if not retry_dead(engine, tenant, row_id, now):
+        console.print(f"[red]no dead outbox row {row_id} for tenant {tenant}[/red]")
+        raise typer.Exit(2)
+    with engine.begin() as conn:
+        audit.append(conn, tenant, _operator(), "outbox.retry", [(str(row_id), {"reason": reason})], now)
+    console.print(f"outbox row {row_id} is queued again; the next relay pass sends it")
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: TenantOpt) -> None:
+    """Check the tenant's hash-chained audit log; exit 1 if any entry was changed, removed or re-ordered."""
+    from gateway.store import audit
+
+    with _engine().connect() as conn:
+        check = audit.verify(conn, tenant)
+    if check.ok:
+        console.print(f"audit log of {tenant}: {check.entries} entries, chain intact")
+        return
+    console.print(f"[red]audit log of {tenant}: broken at entry {check.first_bad_id}: {check.reason}[/red]")
+    raise typer.Exit(1)
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "operator:unknown"
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

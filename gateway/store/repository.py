@@ -136,7 +136,8 @@ def load_period(conn: Connection, tenant: str, period: str) -> PeriodData:
 def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: Iterable[Problem],
                    payloads: dict[str, Any] | None, now: datetime) -> int:
     """Record problems; a problem already open for the same record and rule is kept once."""
-    rows = [{"tenant": tenant, "period": period, "record_kind": p.record_kind, "record_id": p.record_id,
+    # "" rather than NULL for records outside any period: NULL never conflicts, so they would pile up.
+    rows = [{"tenant": tenant, "period": period or "", "record_kind": p.record_kind, "record_id": p.record_id,
              "rule": p.rule, "message": p.message, "payload": (payloads or {}).get(p.record_id),
              "created_at": now} for p in problems]
     if not rows:
@@ -151,7 +152,7 @@ def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: 
 def list_quarantine(conn: Connection, tenant: str, period: str | None = None) -> list[dict[str, Any]]:
     query = select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.resolved_at.is_(None))
     if period is not None:
-        query = query.where(quarantine.c.period == period)
+        query = query.where(quarantine.c.period.in_((period, "")))
     return [dict(r) for r in conn.execute(query.order_by(quarantine.c.id)).mappings()]
 
 

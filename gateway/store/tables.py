@@ -133,3 +133,18 @@ sync_cursors = Table(
     Column("cursor", String(128), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Append-only, hash-chained per tenant (gateway/store/audit.py).
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_tenant_id", "tenant", "id"),
+)

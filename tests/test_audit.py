@@ -1,0 +1,53 @@
+"""The audit log: every changed result is recorded, operator actions too, and tampering is detected."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, delete, func, select, update
+
+from gateway.bootstrap import build_mock_pipeline
+from gateway.settings import Settings
+from gateway.store import audit
+from gateway.store.tables import audit_log
+from mocks import MockWorld, Scenario
+from tests.conftest import FakeClock
+
+METRO = Scenario.bundled("metro")
+
+
+def entries(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+
+
+def test_each_result_is_audited_once_and_the_chain_verifies(db_url: str, clock: FakeClock) -> None:
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), MockWorld(METRO), clock=clock)
+    report = pipeline.cycle("metro", "2026-03")
+    assert entries(pipeline.engine) == report.compute.results == 50
+    pipeline.compute("metro", "2026-03")  # nothing changed: nothing new to record
+    assert entries(pipeline.engine) == 50
+    with pipeline.engine.connect() as conn:
+        check = audit.verify(conn, "metro")
+        assert (check.ok, check.entries) == (True, 50)
+        assert audit.verify(conn, "dki").entries == 0  # chains are per tenant
+
+
+def test_a_changed_entry_breaks_the_chain_where_it_was_changed(engine: Engine, clock: FakeClock) -> None:
+    with engine.begin() as conn:
+        audit.append(conn, "metro", "gateway", "result.computed",
+                      [(f"nip{i}", {"amount": i * 1000}) for i in range(5)], clock())
+        third = conn.execute(select(audit_log.c.id).order_by(audit_log.c.id).offset(2).limit(1)).scalar_one()
+        conn.execute(update(audit_log).where(audit_log.c.id == third).values(details={"amount": 999_999}))
+    with engine.connect() as conn:
+        check = audit.verify(conn, "metro")
+    assert (check.ok, check.first_bad_id) == (False, third)
+    assert "changed" in check.reason
+
+
+def test_a_removed_entry_breaks_the_chain(engine: Engine, clock: FakeClock) -> None:
+    with engine.begin() as conn:
+        audit.append(conn, "metro", "gateway", "result.computed", [(f"nip{i}", {}) for i in range(3)], clock())
+        second = conn.execute(select(audit_log.c.id).order_by(audit_log.c.id).offset(1).limit(1)).scalar_one()
+        conn.execute(delete(audit_log).where(audit_log.c.id == second))
+    with engine.connect() as conn:
+        check = audit.verify(conn, "metro")
+    assert check.ok is False and check.first_bad_id == second + 1
