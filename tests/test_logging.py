@@ -1,0 +1,38 @@
+"""Logs never carry secrets or personal data in clear: one processor masks them for every call site."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from gateway.logsetup import configure, mask_nip
+
+
+def test_nip_keeps_only_its_first_and_last_four_digits() -> None:
+    assert mask_nip("employee 198803032012032003 refused") == "employee 1988**********2003 refused"
+    assert mask_nip("order 12345") == "order 12345"
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+    configure("WARNING")
+
+
+def test_configured_logger_masks_nips_names_and_secrets() -> None:
+    out = io.StringIO()
+    configure("INFO", json=True)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(out))
+    log = structlog.get_logger("test")
+    log.info("payroll.line", nip="198803032012032003", nama="Dewi Lestari", bank_account="1234567890",
+             api_key="secret-key", url="https://x/pns/data-utama/198803032012032003")
+    event = json.loads(out.getvalue())
+    assert event["nip"] == "1988**********2003"
+    assert event["nama"] == event["bank_account"] == event["api_key"] == "***"
+    assert "198803032012032003" not in out.getvalue() and "secret-key" not in out.getvalue()
+    assert event["url"].endswith("1988**********2003")
