@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from gateway.connectors import BknClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
-from gateway.domain import EvidenceCheck, Problem, Result, TteConclusion
+from gateway.domain import EvidenceCheck, Period, Problem, Result, TteConclusion
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
 from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll, enqueue_verdicts, verdict
@@ -83,36 +83,49 @@ class Pipeline:
 
     # pull ---------------------------------------------------------------------------------------------------
     def sync(self, tenant: str, period: str) -> SyncReport:
+        """Pull everything the period needs; a quarter is pulled month by month."""
         self._tenant(tenant)
         report = SyncReport()
+        self._sync_reference(tenant, report)
+        for month in Period.parse(period).months():
+            self._sync_month(tenant, month, report)
+        return report
+
+    def _sync_reference(self, tenant: str, report: SyncReport) -> None:
+        """Units (SIASN) and employees (e-Kinerja): not tied to a period."""
         units, problems = self.bkn.units()
         with self.engine.begin() as conn:
             report.staged["unit"] = repo.stage(conn, tenant, "unit", units, None, self.clock())
             report.quarantined += repo.add_quarantine(conn, tenant, None, problems, None, self.clock())
-        for stream, kind in STREAM_KIND.items():
-            scoped = stream != "pegawai"
-            cursor_name = f"ekinerja.{stream}" + (f".{period}" if scoped else "")
-            with self.engine.connect() as conn:
-                cursor = repo.get_cursor(conn, tenant, cursor_name)
-            seen: dict[str, str] = {}
-            count = report.staged.setdefault(kind, StageCount())
-            for page in self.bkn.stream(stream, period if scoped else None, cursor):
-                kept, page_problems = _drop_duplicates(stream, page.records, page.raw, seen)
-                self._stage_page(tenant, kind, period if scoped else None, page, kept, page_problems, report,
-                                 count, cursor_name)
-            log.info("sync.stream", tenant=tenant, stream=stream, period=period, new=count.new,
-                     changed=count.changed)
+        self._sync_stream(tenant, "pegawai", None, report)
+
+    def _sync_month(self, tenant: str, month: str, report: SyncReport) -> None:
+        for stream in STREAM_KIND:
+            if stream != "pegawai":
+                self._sync_stream(tenant, stream, month, report)
         config = self._tenant(tenant)
         if config.sources and self.pekalongan is None:
             raise ConfigurationError(f"tenant {tenant!r} pulls {config.sources} but no client for them is set up")
         for source, kind in (("eseksama", "programme"), ("presensi", "attendance")):
             if source in config.sources and self.pekalongan is not None:
-                pages = (self.pekalongan.programmes(period) if kind == "programme"
-                         else self.pekalongan.attendance(period))
+                pages = (self.pekalongan.programmes(month) if kind == "programme"
+                         else self.pekalongan.attendance(month))
                 count = report.staged.setdefault(kind, StageCount())
                 for page in pages:
-                    self._stage_page(tenant, kind, period, page, page.records, [], report, count, None)
-        return report
+                    self._stage_page(tenant, kind, month, page, page.records, [], report, count, None)
+
+    def _sync_stream(self, tenant: str, stream: str, month: str | None, report: SyncReport) -> None:
+        """One e-Kinerja listing from its saved cursor; the cursor moves with each committed page."""
+        kind = STREAM_KIND[stream]
+        cursor_name = f"ekinerja.{stream}" + (f".{month}" if month else "")
+        with self.engine.connect() as conn:
+            cursor = repo.get_cursor(conn, tenant, cursor_name)
+        seen: dict[str, str] = {}
+        count = report.staged.setdefault(kind, StageCount())
+        for page in self.bkn.stream(stream, month, cursor):
+            kept, page_problems = _drop_duplicates(stream, page.records, page.raw, seen)
+            self._stage_page(tenant, kind, month, page, kept, page_problems, report, count, cursor_name)
+        log.info("sync.stream", tenant=tenant, stream=stream, period=month, new=count.new, changed=count.changed)
 
     def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: list[Any],
                     extra_problems: list[Problem], report: SyncReport, count: StageCount,
@@ -132,6 +145,11 @@ class Pipeline:
     def verify(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
         """Fetch each evidence document not yet checked, hash it and ask BSrE about its signature."""
         report = VerifyReport()
+        for month in Period.parse(period).months():
+            self._verify_month(tenant, month, chunk, report)
+        return report
+
+    def _verify_month(self, tenant: str, period: str, chunk: int, report: VerifyReport) -> None:
         with self.engine.connect() as conn:
             done = {eid for (eid,) in conn.execute(select(evidence_checks.c.evidence_id).where(
                 evidence_checks.c.tenant == tenant, evidence_checks.c.period == period,
@@ -156,7 +174,6 @@ class Pipeline:
                             verdict(tenant, period, evidence[c.evidence_id], c, now) for c in pending
                             if c.evidence_id in evidence], now)
                 pending = []
-        return report
 
     def _check(self, evidence_id: str, report: VerifyReport) -> EvidenceCheck:
         report.checked += 1

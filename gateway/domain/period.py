@@ -32,6 +32,14 @@ class Period:
             return cls(first, nxt - timedelta(days=1), text)
         raise ValueError(f"period {text!r} is neither a month (YYYY-MM) nor a quarter (YYYY-Qn)")
 
+    @property
+    def is_quarter(self) -> bool:
+        return "Q" in self.label
+
+    def months(self) -> list[str]:
+        """The month labels inside the period: itself for a month, three for a quarter."""
+        return [f"{self.first.year}-{m:02d}" for m in range(self.first.month, self.last.month + 1)]
+
     def __contains__(self, day: object) -> bool:
         return isinstance(day, date) and self.first <= day <= self.last
 

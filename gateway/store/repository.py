@@ -21,6 +21,7 @@ from gateway.domain import (
     Evidence,
     EvidenceCheck,
     Indicator,
+    Period,
     PeriodData,
     Problem,
     Programme,
@@ -91,10 +92,11 @@ def _record_id(kind: str, item: BaseModel) -> str:
 
 
 def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) -> list[Any]:
+    """Staged records of one kind; `period` may be a month or a quarter (its three months)."""
     model = KINDS[kind]
     query = select(records.c.payload).where(records.c.tenant == tenant, records.c.kind == kind)
     if period is not None:
-        query = query.where(records.c.period == period)
+        query = query.where(records.c.period.in_(Period.parse(period).months()))
     return [model.model_validate(p) for (p,) in conn.execute(query.order_by(records.c.id))]
 
 
@@ -113,7 +115,7 @@ def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[Evi
 
 def load_checks(conn: Connection, tenant: str, period: str) -> list[EvidenceCheck]:
     rows = conn.execute(select(evidence_checks).where(
-        evidence_checks.c.tenant == tenant, evidence_checks.c.period == period)).mappings()
+        evidence_checks.c.tenant == tenant, evidence_checks.c.period.in_(Period.parse(period).months()))).mappings()
     return [EvidenceCheck(evidence_id=r["evidence_id"], actual_sha256=r["actual_sha256"], tte=r["tte"],
                           tte_description=r["tte_description"]) for r in rows]
 
