@@ -32,6 +32,7 @@ class TenantConfig(BaseModel):
     # Local apps pulled next to BKN: "eseksama" (programme results), "presensi" (attendance summaries).
     sources: list[Literal["eseksama", "presensi"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
+    payment: Literal["monthly", "quarterly"] = "monthly"
 
 
 class Settings(BaseSettings):

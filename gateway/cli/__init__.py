@@ -115,6 +115,41 @@ def demo(
 
 
 @app.command()
+def run(
+    interval: Annotated[float, typer.Option(help="seconds between ticks")] = 300.0,
+    grace_days: Annotated[int, typer.Option(help="days after a period ends before it is computed")] = 7,
+    once: Annotated[bool, typer.Option("--once", help="one tick, then exit")] = False,
+    mock: Annotated[bool, typer.Option("--mock", help="against the bundled Metro mocks instead of real APIs")] = False,
+) -> None:
+    """The daemon: pull open periods, compute closed ones, relay the outbox; stops on SIGINT/SIGTERM."""
+    import signal
+
+    from gateway.bootstrap import build_mock_pipeline, build_pipeline
+    from gateway.daemon import Daemon
+    from gateway.pipeline import utc_now
+
+    settings = Settings()
+    if mock:
+        from mocks import MockWorld, Scenario
+
+        pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")))
+    else:
+        pipeline = build_pipeline(settings)
+    # A mock world holds one tenant's data, as real credentials see only their own instansi.
+    daemon = Daemon(pipeline, clock=utc_now, interval_seconds=interval, grace_days=grace_days,
+                    tenants=["metro"] if mock else None)
+    signal.signal(signal.SIGTERM, daemon.stop)
+    signal.signal(signal.SIGINT, daemon.stop)
+    if once:
+        report = daemon.tick()
+        for error in report.errors:
+            console.print(f"[red]{error}[/red]", soft_wrap=True)
+        console.print(f"computed {', '.join(report.computed) or 'nothing'}; delivered {report.delivered}")
+        raise typer.Exit(1 if report.errors else 0)
+    daemon.run()
+
+
+@app.command()
 def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> None:
     """Every result of a tenant and period."""
     period = _check_period(period)

@@ -1,0 +1,59 @@
+"""The daemon: which periods it pulls and computes, and that it keeps going and stops when told."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from gateway.bootstrap import build_mock_pipeline
+from gateway.daemon import Daemon, periods_due
+from gateway.settings import Settings
+from gateway.store import repository as repo
+from mocks import MockWorld, Scenario
+from tests.conftest import FakeClock
+
+
+@pytest.mark.parametrize(("today", "payment", "expected"), [
+    (date(2026, 4, 10), "monthly", ("2026-04", "2026-03")),
+    (date(2026, 4, 5), "monthly", ("2026-04", "2026-02")),  # March is still in its 7 grace days
+    (date(2026, 1, 9), "monthly", ("2026-01", "2025-12")),
+    (date(2026, 4, 10), "quarterly", ("2026-Q2", "2026-Q1")),
+    (date(2026, 4, 3), "quarterly", ("2026-Q2", "2025-Q4")),
+])
+def test_periods_due(today: date, payment: str, expected: tuple[str, str]) -> None:
+    assert periods_due(today, payment, grace_days=7) == expected
+
+
+def test_a_tick_computes_the_closed_month_and_delivers_it(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    clock.now = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+    world = MockWorld(Scenario.bundled("metro"))
+    pipeline = build_mock_pipeline(Settings(database_url=f"sqlite:///{tmp_path}/d.db"), world, clock=clock)
+    report = Daemon(pipeline, clock=clock, tenants=["metro"]).tick()
+    assert report.computed == ["metro/2026-03"] and report.pulled == ["metro/2026-04"]
+    assert report.errors == [] and report.delivered == 4
+    with pipeline.engine.connect() as conn:
+        assert len(repo.load_results(conn, "metro", "2026-03")) == 50
+
+
+def test_an_unreachable_upstream_is_reported_and_the_loop_goes_on(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    world = MockWorld(Scenario.bundled("metro"))
+    world.bkn.consumer = ("someone", "else")  # BKN now refuses our credentials
+    pipeline = build_mock_pipeline(Settings(database_url=f"sqlite:///{tmp_path}/d.db"), world, clock=clock)
+    waits: list[float] = []
+    daemon = Daemon(pipeline, clock=clock, tenants=["metro"], interval_seconds=60,
+                    wait=lambda seconds: waits.append(seconds) or len(waits) >= 2)
+    report = daemon.tick()
+    assert report.computed == [] and len(report.errors) == 1
+    assert report.errors[0].startswith("metro: ") and "refused" in report.errors[0]
+    waits.clear()
+    assert daemon.run() == 2  # two ticks, each reporting the failure, then the stop signal
+    assert waits == [60, 60]
+
+
+def test_stop_ends_the_loop_before_the_next_tick(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    pipeline = build_mock_pipeline(Settings(database_url=f"sqlite:///{tmp_path}/d.db"),
+                                   MockWorld(Scenario.bundled("metro")), clock=clock)
+    daemon = Daemon(pipeline, clock=clock, tenants=["metro"])
+    daemon.stop()
+    assert daemon.run() == 0
