@@ -3,10 +3,17 @@
 March 2026 holds Nyepi (19th) with cuti bersama (18th), and Idul Fitri (21st-22nd) with cuti bersama
 (20th, 23rd, 24th), so SLA windows in working days cross holidays. Run `python -m mocks.metro_scenario` to
 rewrite `scenarios/metro-2026-03.json`; the build is deterministic.
+
+Evidence documents are real PDFs from the signed pool of `mocks.signing` (a few documents shared by every evidence
+item, held once in `Scenario.documents`): valid evidence points at a "valid" document; the invalid-TTE case at an
+"altered" one whose recorded hash is its own (only the signature fails), the foreign case at a "foreign" one, the
+no-signature case at an "unsigned" one, and the altered-document case at an "altered" one with the hash recorded
+when it was signed (hash mismatch and a broken signature).
 """
 
 from __future__ import annotations
 
+import base64
 import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -18,14 +25,14 @@ from mocks.scenario import (
     Scenario,
     ScenarioActivity,
     ScenarioApproval,
+    ScenarioDocument,
     ScenarioEmployee,
     ScenarioEvidence,
     ScenarioIndicator,
     ScenarioPlan,
-    ScenarioSignature,
     ScenarioUnit,
-    sha256_text,
 )
+from mocks.signing import PoolDocument, pool_by_kind, signed_pool
 
 WIB = ZoneInfo("Asia/Jakarta")
 PERIOD = "2026-03"
@@ -44,6 +51,14 @@ SURNAMES = ["Saputra", "Wijaya", "Lestari", "Pratama", "Hidayat", "Siregar", "Na
             "Handayani", "Permata", "Santoso", "Rahayu"]
 
 
+_NOTES = {
+    "valid": "valid: PAdES-BASELINE-B, signer chained to the test Root CA Indonesia via BSrE (TEST)",
+    "foreign": "foreign: PAdES-BASELINE-B, signer chained to a root BSrE does not trust",
+    "unsigned": "unsigned: no signature",
+    "altered": "altered: signed, then changed inside the signed range; SHA-256 as signed {signed_sha256}",
+}
+
+
 class _Builder:
     def __init__(self, seed: int = 2026) -> None:
         self.rng = random.Random(seed)
@@ -55,6 +70,8 @@ class _Builder:
         self.approvals: list[ScenarioApproval] = []
         self._serial = 0
         self._nips: set[str] = set()
+        self.pool = signed_pool(per_kind=2, seed=0)
+        self.pool_by_kind = pool_by_kind(self.pool)
 
     def unit_id(self) -> str:
         return f"{self.rng.getrandbits(128):032X}"
@@ -122,19 +139,26 @@ class _Builder:
                                entered_at=entered)
         self.activities.append(act)
         for k in range(evidence):
-            original = f"%PDF-1.7\n% bukti {act.id}/{k + 1} untuk {ind.id}\n%%EOF\n"
-            content = original + "% diubah setelah unggah\n" if altered else original
+            doc, recorded = self.document(signature, altered)
             self.evidence.append(ScenarioEvidence(
                 id=f"EV-{n:05d}-{k + 1}", activity_id=act.id, filename=f"bukti-{act.id}-{k + 1}.pdf",
-                content=content, sha256=sha256_text(original),
-                uploaded_at=uploaded_at or entered + upload_after,
-                signature=ScenarioSignature(status=signature, signer_nip=emp.nip)))  # type: ignore[arg-type]
+                document_id=doc.id, sha256=recorded, uploaded_at=uploaded_at or entered + upload_after))
         if approver is not None:
             who = emp.supervisor_nip if approver == "supervisor" else approver
             self.approvals.append(ScenarioApproval(
                 id=f"APR-{n:05d}", activity_id=act.id, approver_nip=who or "", approved=approved,
                 decided_at=entered + timedelta(days=1)))
         return act
+
+    def document(self, signature: str, altered: bool) -> tuple[PoolDocument, str]:
+        """The pool document for an evidence item and the hash BKN recorded at upload."""
+        if altered:  # changed after upload: BKN holds the hash of the document as signed
+            doc = self.pool_by_kind["altered"][-1]
+            return doc, doc.signed_sha256
+        kind = {"valid": "valid", "invalid": "altered", "foreign": "foreign", "none": "unsigned"}[signature]
+        docs = self.pool_by_kind[kind]
+        doc = docs[len(self.evidence) % len(docs)] if kind == "valid" else docs[0]
+        return doc, doc.sha256  # uploaded as it is now: only the signature can fail
 
     def realise(self, emp: ScenarioEmployee, plan: ScenarioPlan, share: Decimal) -> None:
         """Log activities reaching `share` of every target, one unit per working day."""
@@ -220,15 +244,22 @@ class _Builder:
                 "rejection, weights summing to 110, achievement capped at 100%, activity without evidence, no "
                 "KPI plan, missing bank account, unknown unit."),
             units=self.units, employees=self.employees, plans=self.plans, activities=self.activities,
-            evidence=self.evidence, approvals=self.approvals)
+            evidence=self.evidence, approvals=self.approvals, documents=[
+                ScenarioDocument(id=d.id, content_b64=base64.b64encode(d.pdf).decode(), note=_NOTES[d.kind].format(
+                    signed_sha256=d.signed_sha256)) for d in self.pool])
 
 
 def build(seed: int = 2026) -> Scenario:
     return _Builder(seed).scenario()
 
 
+def dump(scenario: Scenario) -> str:
+    """The scenario as JSON; evidence `signature` is left out (verdicts come from the signed documents)."""
+    return scenario.model_dump_json(indent=1, exclude_none=True, exclude={"evidence": {"__all__": {"signature"}}})
+
+
 def main(path: Path = SCENARIOS / f"metro-{PERIOD}.json") -> None:
-    path.write_text(build().model_dump_json(indent=1, exclude_none=True) + "\n", encoding="utf-8")
+    path.write_text(dump(build()) + "\n", encoding="utf-8")
     print(f"wrote {path}")
 
 

@@ -22,6 +22,7 @@ from gateway.connectors.wire.payroll import BatchRequest, PayrollLine
 from gateway.domain import Activity, TteConclusion
 from gateway.errors import UpstreamAuthError, UpstreamError
 from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO, BknMock, Endpoints, MockWorld, Scenario
+from mocks.signing import signed_pool
 
 METRO = Scenario.bundled("metro")
 PERIOD = METRO.period
@@ -429,15 +430,16 @@ def tte_client(handler: Handler, sleeps: list[float], basic: tuple[str, str] = D
     return TteClient(EP.tte_url, *basic, transport=httpx.MockTransport(handler), sleep=sleeps.append)
 
 
-@pytest.mark.parametrize(("signature", "expected"), [
+@pytest.mark.parametrize(("kind", "expected"), [
     ("valid", TteConclusion.VALID),
-    ("invalid", TteConclusion.INVALID),
+    ("altered", TteConclusion.INVALID),  # signed, then changed: the signature no longer matches
     ("foreign", TteConclusion.INVALID),
-    ("none", TteConclusion.NO_SIGNATURE),
+    ("unsigned", TteConclusion.NO_SIGNATURE),
 ])
-def test_tte_conclusions_map_to_the_domain(world: MockWorld, sleeps: list[float], signature: str,
+def test_tte_conclusions_map_to_the_domain(world: MockWorld, sleeps: list[float], kind: str,
                                           expected: TteConclusion) -> None:
-    evidence = next(e for e in METRO.evidence if e.signature.status == signature)
+    kinds = {doc.id: doc.kind for doc in signed_pool()}  # the bundled scenario's documents are this pool
+    evidence = next(e for e in METRO.evidence if e.document_id and kinds[e.document_id] == kind)
     conclusion, description = tte_client(world.router.handler, sleeps).verify(world.bkn.documents[evidence.id])
 
     assert conclusion is expected
