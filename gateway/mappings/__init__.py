@@ -9,9 +9,11 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from gateway.mappings._base import Outcome, Scheme, SchemeSettings
+from gateway.mappings.dki import ClosureCandidate, DkiScheme, DkiSettings, UnitMonth, UnitReport, unit_report
 from gateway.mappings.metro import MetroScheme, MetroSettings
+from gateway.mappings.pekalongan import PekalonganScheme, PekalonganSettings
 
-_BUILTIN: dict[str, type] = {"metro": MetroScheme}
+_BUILTIN: dict[str, type] = {"metro": MetroScheme, "pekalongan": PekalonganScheme, "dki": DkiScheme}
 
 
 def available_schemes() -> dict[str, type]:
@@ -28,5 +30,6 @@ def get_scheme(name: str) -> Scheme:
     return schemes[name]()
 
 
-__all__ = ["MetroScheme", "MetroSettings", "Outcome", "Scheme", "SchemeSettings", "available_schemes",
-           "get_scheme"]
+__all__ = ["ClosureCandidate", "DkiScheme", "DkiSettings", "MetroScheme", "MetroSettings", "Outcome",
+           "PekalonganScheme", "PekalonganSettings", "Scheme", "SchemeSettings", "UnitMonth", "UnitReport",
+           "available_schemes", "get_scheme", "unit_report"]

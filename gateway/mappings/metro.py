@@ -18,10 +18,7 @@ from pydantic import Field, field_validator
 
 from gateway.domain import (
     Activity,
-    Approval,
     Employee,
-    Evidence,
-    EvidenceCheck,
     ExplanationLine,
     Indicator,
     Period,
@@ -29,10 +26,10 @@ from gateway.domain import (
     Problem,
     Result,
     ResultStatus,
-    TteConclusion,
     WorkingDayCalendar,
 )
 from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, opd_of
+from gateway.mappings._checks import ActivityRecords, Refusal, check_approval, check_evidence_items, plan_problem
 
 # Shipped default ceilings per kelas jabatan (rupiah/month); a city replaces them with its Perwali's table.
 DEFAULT_CEILINGS: dict[int, int] = {
@@ -59,12 +56,6 @@ class MetroSettings(SchemeSettings):
         return value
 
 
-class _Refusal(Exception):
-    def __init__(self, code: str, text: str, refs: tuple[str, ...] = ()) -> None:
-        super().__init__(text)
-        self.code, self.text, self.refs = code, text, refs
-
-
 class MetroScheme:
     name: ClassVar[str] = "metro"
     settings_model: ClassVar[type[SchemeSettings]] = MetroSettings
@@ -87,13 +78,7 @@ class _Computation:
         self.activities: dict[str, list[Activity]] = defaultdict(list)
         for act in data.activities:
             self.activities[act.nip].append(act)
-        self.evidence: dict[str, list[Evidence]] = defaultdict(list)
-        for ev in data.evidence:
-            self.evidence[ev.activity_id].append(ev)
-        self.approvals: dict[str, list[Approval]] = defaultdict(list)
-        for ap in data.approvals:
-            self.approvals[ap.activity_id].append(ap)
-        self.checks: dict[str, EvidenceCheck] = {c.evidence_id: c for c in data.checks}
+        self.records = ActivityRecords.index(data)
 
     def run(self) -> Outcome:
         outcome = Outcome()
@@ -111,31 +96,12 @@ class _Computation:
                     message=f"employee {emp.nip}: no ceiling for kelas jabatan {emp.kelas_jabatan} in the "
                             "tenant's settings"))
                 continue
-            problem = self._plan_problem(emp)
+            problem = plan_problem(emp, self.indicators.get(emp.nip, []), self.data.period)
             if problem:
                 outcome.problems.append(problem)
                 continue
             outcome.results.append(self._employee(emp, opd))
         return outcome
-
-    def _plan_problem(self, emp: Employee) -> Problem | None:
-        inds = self.indicators.get(emp.nip, [])
-        if not inds:
-            return None
-        total = sum((i.weight for i in inds), Decimal(0))
-        ids = ", ".join(i.id for i in inds)
-        if total != 100:
-            return Problem(
-                record_kind="plan", record_id=f"{emp.nip}/{self.data.period}", nip=emp.nip, rule="weights-sum-100",
-                message=f"KPI plan of {emp.nip} for {self.data.period}: indicator weights ({ids}) sum to "
-                        f"{total}, not 100; the month is quarantined until the plan is corrected in e-Kinerja")
-        for ind in inds:
-            if ind.target <= 0 or ind.weight < 0:
-                return Problem(
-                    record_kind="indicator", record_id=ind.id, nip=emp.nip, rule="target-positive",
-                    message=f"indicator {ind.id} of {emp.nip}: target {ind.target} and weight {ind.weight} must "
-                            "be positive; the month is quarantined until the plan is corrected")
-        return None
 
     def _employee(self, emp: Employee, opd: str) -> Result:
         ceiling = self.settings.ceilings[emp.kelas_jabatan]
@@ -157,10 +123,10 @@ class _Computation:
             inputs.append(act.id)
             try:
                 if act.indicator_id not in by_indicator:
-                    raise _Refusal("unknown-indicator",
-                                   f"indicator {act.indicator_id} is not in the month's KPI plan")
+                    raise Refusal("unknown-indicator",
+                                  f"indicator {act.indicator_id} is not in the month's KPI plan")
                 self._check_activity(emp, act, inputs)
-            except _Refusal as refusal:
+            except Refusal as refusal:
                 refusals.append(ExplanationLine(code=f"refused:{refusal.code}",
                                                 text=f"activity {act.id} ({act.day}) refused: {refusal.text}",
                                                 refs=(act.id, *refusal.refs)))
@@ -201,41 +167,14 @@ class _Computation:
         return self._result(emp, opd, ceiling, score, amount, lines, inputs)
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
-        approvals = sorted(self.approvals.get(act.id, []), key=lambda a: (a.decided_at, a.id))
-        inputs.extend(a.id for a in approvals)
-        by_supervisor = [a for a in approvals if a.approver_nip == emp.supervisor_nip]
-        if not approvals:
-            raise _Refusal("not-approved", "no approval recorded")
-        if not by_supervisor:
-            others = ", ".join(sorted({a.approver_nip for a in approvals}))
-            raise _Refusal("wrong-approver",
-                           f"approved by {others}, who is not the direct supervisor "
-                           f"({emp.supervisor_nip or 'none on record'})", tuple(a.id for a in approvals))
-        if not by_supervisor[-1].approved:
-            raise _Refusal("rejected", "rejected by the direct supervisor", (by_supervisor[-1].id,))
-        items = sorted(self.evidence.get(act.id, []), key=lambda e: e.id)
+        check_approval(emp, self.records.approvals_of(act.id), inputs)
+        items = self.records.evidence_of(act.id)
         if not items:
-            raise _Refusal("no-evidence", "no evidence attached")
-        deadline = self.calendar.deadline(act.day, self.settings.evidence_sla_working_days)
-        for ev in items:
-            inputs.append(ev.id)
-            check = self.checks.get(ev.id)
-            if check is None or check.actual_sha256 is None:
-                raise _Refusal("evidence-unavailable", f"evidence {ev.id} could not be fetched for checking",
-                               (ev.id,))
-            if check.actual_sha256 != ev.sha256:
-                raise _Refusal("hash-mismatch",
-                               f"evidence {ev.id}: document hash {check.actual_sha256[:12]}... differs from the "
-                               f"hash recorded at upload {ev.sha256[:12]}...", (ev.id,))
-            if self.settings.require_tte and check.tte is not TteConclusion.VALID:
-                detail = f" ({check.tte_description})" if check.tte_description else ""
-                raise _Refusal("tte-invalid", f"evidence {ev.id}: TTE is {check.tte.value}{detail}", (ev.id,))
-            if ev.uploaded_at > deadline:
-                raise _Refusal(
-                    "late-evidence",
-                    f"evidence {ev.id} uploaded {ev.uploaded_at.isoformat()}, after the deadline "
-                    f"{deadline.isoformat()} ({self.settings.evidence_sla_working_days} working days after "
-                    f"{act.day})", (ev.id,))
+            raise Refusal("no-evidence", "no evidence attached")
+        check_evidence_items(act, items, self.records.checks,
+                             deadline=self.calendar.deadline(act.day, self.settings.evidence_sla_working_days),
+                             sla_days=self.settings.evidence_sla_working_days,
+                             require_tte=self.settings.require_tte, inputs=inputs)
 
     def _result(self, emp: Employee, opd: str, ceiling: int, score: Fraction, amount: int,
                 lines: list[ExplanationLine], inputs: list[str]) -> Result:
