@@ -181,6 +181,7 @@ class Result(_Record):
     settings_version: str
     lines: tuple[ExplanationLine, ...]
     input_ids: tuple[str, ...]
+    metrics: dict[str, str] = {}  # scheme-specific figures for reports, e.g. indicators met (exact, as text)
 
 
 class Problem(_Record):

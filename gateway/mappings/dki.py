@@ -397,4 +397,6 @@ class _Computation:
         return Result(
             tenant=self.data.tenant, period=self.data.period, nip=emp.nip, opd_id=earned.opd, amount=amount,
             ceiling=ceiling, score=fraction_text(exact * 100 / ceiling), status=status, scheme=DkiScheme.name,
-            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(earned.inputs)))
+            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(earned.inputs)),
+            metrics={f"{kind}:{month}": fraction_text(getattr(m, kind)) for month, m in sorted(earned.months.items())
+                     for kind in ("points", "attainment")})

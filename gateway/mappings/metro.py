@@ -111,7 +111,7 @@ class _Computation:
         if not inds:
             lines.append(ExplanationLine(code="no-plan", text="no KPI plan for the month: nothing is paid",
                                          rupiah="0"))
-            return self._result(emp, opd, ceiling, Fraction(0), 0, lines, inputs)
+            return self._result(emp, opd, ceiling, Fraction(0), 0, lines, inputs, {"indicators": "0"})
 
         by_indicator = {i.id: i for i in inds}
         realised: dict[str, Fraction] = defaultdict(Fraction)
@@ -136,6 +136,8 @@ class _Computation:
 
         cap = Fraction(self.settings.cap)
         score = Fraction(0)
+        metrics = {"indicators": str(len(inds)),
+                   "indicators_met": str(sum(1 for i in inds if realised[i.id] >= Fraction(i.target)))}
         for ind in inds:
             inputs.append(ind.id)
             r, t, w = realised[ind.id], Fraction(ind.target), Fraction(ind.weight)
@@ -157,14 +159,14 @@ class _Computation:
                 code="below-min-score",
                 text=f"score {fraction_text(score)} is below the minimum {self.settings.min_score}: nothing is paid",
                 rupiah=fraction_text(-exact)))
-            return self._result(emp, opd, ceiling, score, 0, lines, inputs)
+            return self._result(emp, opd, ceiling, score, 0, lines, inputs, metrics)
         amount = floor(exact)
         lines.append(ExplanationLine(
             code="total",
             text=f"score {fraction_text(score)} of 100 x ceiling Rp {ceiling:,} (kelas {emp.kelas_jabatan}) = "
                  f"Rp {fraction_text(exact)}, rounded down once to Rp {amount:,}",
             rupiah=fraction_text(amount - exact)))
-        return self._result(emp, opd, ceiling, score, amount, lines, inputs)
+        return self._result(emp, opd, ceiling, score, amount, lines, inputs, metrics)
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
         check_approval(emp, self.records.approvals_of(act.id), inputs)
@@ -177,7 +179,7 @@ class _Computation:
                              require_tte=self.settings.require_tte, inputs=inputs)
 
     def _result(self, emp: Employee, opd: str, ceiling: int, score: Fraction, amount: int,
-                lines: list[ExplanationLine], inputs: list[str]) -> Result:
+                lines: list[ExplanationLine], inputs: list[str], metrics: dict[str, str]) -> Result:
         if amount == ceiling and ceiling > 0:
             status = ResultStatus.FULL
         elif amount > 0:
@@ -187,4 +189,5 @@ class _Computation:
         return Result(
             tenant=self.data.tenant, period=self.data.period, nip=emp.nip, opd_id=opd, amount=amount,
             ceiling=ceiling, score=fraction_text(score), status=status, scheme=MetroScheme.name,
-            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(inputs)))
+            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(inputs)),
+            metrics=metrics)

@@ -346,7 +346,8 @@ class _Computation:
         return Result(
             tenant=self.data.tenant, period=self.data.period, nip=emp.nip, opd_id=opd, amount=amount,
             ceiling=ceiling, score=fraction_text(score), status=status, scheme=PekalonganScheme.name,
-            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(inputs)))
+            settings_version=self.version, lines=tuple(lines), input_ids=tuple(dict.fromkeys(inputs)),
+            metrics={"K": fraction_text(k), "D": fraction_text(d), "C": fraction_text(c)})
 
     def _performance(self, emp: Employee, rupiah_per_k: Fraction, inputs: list[str]
                      ) -> tuple[Fraction, list[ExplanationLine]]:

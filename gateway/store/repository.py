@@ -175,7 +175,8 @@ def load_results(conn: Connection, tenant: str, period: str, nip: str | None = N
     if nip is not None:
         query = query.where(results.c.nip == nip)
     rows = conn.execute(query.order_by(results.c.nip)).mappings()
-    return [Result.model_validate({k: v for k, v in r.items() if k != "computed_at"}) for r in rows]
+    return [Result.model_validate({**{k: v for k, v in r.items() if k != "computed_at"},
+                                   "metrics": r["metrics"] or {}}) for r in rows]
 
 
 def get_cursor(conn: Connection, tenant: str, stream: str) -> str | None:

@@ -101,6 +101,7 @@ results = Table(
     Column("settings_version", String(32), nullable=False),
     Column("lines", JSON, nullable=False),
     Column("input_ids", JSON, nullable=False),
+    Column("metrics", JSON, nullable=True),
     Column("computed_at", UTCDateTime, nullable=False),
 )
 
