@@ -32,6 +32,9 @@ def mask_personal_data(_logger: Any, _method: str, event: MutableMapping[str, An
 
 def configure(level: str = "WARNING", json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    # pyhanko logs every untrusted signature with a traceback; the verdict already says it, once.
+    for noisy in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

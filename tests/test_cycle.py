@@ -141,3 +141,11 @@ def test_cli_outbox_retry_is_audited(tmp_path: Path) -> None:
     assert missing.exit_code == 2  # row 1 was delivered, not dead
     verified = _cli(tmp_path, "audit", "verify", "-t", "metro")
     assert verified.exit_code == 0 and "50 entries, chain intact" in verified.output
+
+
+def test_cli_report_formats(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "report", "-t", "metro", "-p", "2026-03", "-f", "json").exit_code == 2  # nothing yet
+    assert _cli(tmp_path, "demo").exit_code == 0
+    shown = _cli(tmp_path, "report", "-t", "metro", "-p", "2026-03", "-f", "json")
+    assert shown.exit_code == 0 and len(json.loads(shown.output)["opds"]) == 4
+    assert _cli(tmp_path, "report", "-t", "metro", "-p", "2026-03", "-f", "pdf").exit_code == 2

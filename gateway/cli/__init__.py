@@ -168,6 +168,33 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
 
 
 @app.command()
+def report(tenant: TenantOpt, period: PeriodOpt,
+           fmt: Annotated[str, typer.Option("--format", "-f", help="html | csv | json")] = "html",
+           out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None) -> None:
+    """The public summary per OPD (and DKI's unit report): aggregated, no names, no NIPs."""
+    from gateway import reports
+
+    period = _check_period(period)
+    if fmt not in reports.RENDERERS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(reports.RENDERERS)}")
+    config = Settings().tenants.get(tenant)
+    if config is None:
+        console.print(f"[red]tenant {tenant!r} is not configured[/red]")
+        raise typer.Exit(2)
+    with _engine().connect() as conn:
+        built = reports.build(conn, tenant, config, period)
+    if not built.opds:
+        console.print(f"[red]no results for {tenant} {period}: run the cycle first[/red]")
+        raise typer.Exit(2)
+    text = reports.RENDERERS[fmt](built)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        typer.echo(text)
+
+
+@app.command()
 def explain(tenant: TenantOpt, period: PeriodOpt,
             nip: Annotated[str, typer.Option(help="the employee's NIP")], as_json: JsonOpt = False) -> None:
     """The arithmetic behind one employee's amount, and every refused activity with its reason."""
