@@ -1,10 +1,23 @@
-"""Small pieces every mock uses: the SIASN-style envelope and paging."""
+"""Small pieces every mock uses: the SIASN-style envelope, paging, and JSON bytes encoded once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def encode(data: Any) -> bytes:
+    """JSON bytes as httpx writes them (compact, UTF-8): what a mock answers and caches."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def json_bytes(content: bytes, status: int = 200) -> httpx.Response:
+    """An answer from JSON already encoded (a pre-rendered page): no serialisation per request."""
+    return httpx.Response(status, content=content, headers=JSON_HEADERS)
 
 
 def envelope(data: Any, count: int | None = None, status: int = 200) -> httpx.Response:
@@ -12,6 +25,11 @@ def envelope(data: Any, count: int | None = None, status: int = 200) -> httpx.Re
     if count is not None:
         body["count"] = count
     return httpx.Response(status, json=body)
+
+
+def envelope_page(rows: list[Any], count: int) -> bytes:
+    """One listing page, `{"code":1,"count":N,"data":[...]}`, encoded."""
+    return b'{"code":1,"count":%d,"data":%s}' % (count, encode(rows))
 
 
 def not_found() -> httpx.Response:

@@ -1,44 +1,79 @@
-"""BKN mock: SIASN's two-token auth and `ref-unor`, and the e-Kinerja contract (docs/contracts/)."""
+"""BKN mock: SIASN's two-token auth and `ref-unor`, and the e-Kinerja contract (docs/contracts/).
+
+Listings are served from pages encoded once per state of the data: each (stream, filters, limit, offset) page is
+rendered on first request and its bytes answered from then on, so a sync benchmark measures the gateway and not the
+mock's serialisation. The cache is dropped whenever the data changes through the mock (`load`, `load_records`, a
+`duplicate` or `records-change` fault); code that edits `streams` or `units` in place after the first request
+calls `invalidate()`.
+"""
 
 from __future__ import annotations
 
 import base64
+import bisect
 import itertools
+import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from random import Random
 from typing import Any
 
 import httpx
 import respx
 
 from gateway.connectors.wire import ekinerja, siasn
-from mocks._common import envelope, not_found, paging, unauthorized
+from mocks._common import envelope_page, json_bytes, not_found, paging, unauthorized
+from mocks.faults import Fault
 from mocks.scenario import Scenario, document_bytes
 
 DEMO_CONSUMER = ("demo-consumer-key", "demo-consumer-secret")
 DEMO_SSO = ("199001012015031001", "demo-password")
 
+STREAMS = tuple(ekinerja.STREAMS)  # pegawai, indikator, aktivitas, bukti, persetujuan
+UNITS = "ref-unor"  # the unit listing is paged and cached like a stream
+# What a `records-change` fault edits (besides `updatedAt`), per stream: a field the gateway reads.
+_CHANGED_FIELD = {"pegawai": ("jabatanNama", " (mutasi)"), "indikator": ("satuan", " (revisi)"),
+                  "aktivitas": ("keterangan", " (diubah)"), "bukti": ("namaFile", ".rev")}
+
+ViewKey = tuple[str, str | None, str | None]  # stream, periode, updated_since
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
+    return row["updatedAt"], row.get("id") or row.get("nipBaru") or ""
+
 
 class BknMock:
-    """Holds one scenario and answers like SIASN and e-Kinerja would."""
+    """Holds one scenario (or wire records) and answers like SIASN and e-Kinerja would."""
 
-    def __init__(self, scenario: Scenario, *, consumer: tuple[str, str] = DEMO_CONSUMER,
+    def __init__(self, scenario: Scenario | None = None, *, consumer: tuple[str, str] = DEMO_CONSUMER,
                  sso_user: tuple[str, str] = DEMO_SSO, token_lifetime: int = 3600,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, page_cache_bytes: int = 2 << 30) -> None:
         self.consumer, self.sso_user, self.token_lifetime, self.clock = consumer, sso_user, token_lifetime, clock
+        self.page_cache_bytes = page_cache_bytes
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (kind, expiry)
         self._serial = itertools.count(1)
+        self._lock = threading.RLock()
+        self._views: dict[ViewKey, list[dict[str, Any]]] = {}
+        self._pages: dict[tuple[str, str | None, str | None, int, int], bytes] = {}
+        self._cached_bytes = 0
+        self.renders = 0  # pages encoded since the data last changed (a page served from the cache is not)
         self.calls: list[str] = []
-        self.load(scenario)
+        self.scenario: Scenario | None = None
+        self.units: list[dict[str, Any]] = []
+        self.streams: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAMS}
+        self.documents: dict[str, bytes] = {}
+        if scenario is not None:
+            self.load(scenario)
 
+    # state ------------------------------------------------------------------------------------------------------
     def load(self, scenario: Scenario) -> None:
-        self.scenario = scenario
         stamp = scenario.updated_at
         units = [siasn.RefUnor(Id=u.id, DiatasanId=u.parent_id, NamaUnor=u.name, NamaJabatan=u.head_title,
                                EselonId=u.eselon, PemimpinPnsId=u.head_nip).model_dump(mode="json")
                  for u in scenario.units]
-        self.units = units
-        self.streams: dict[str, list[dict[str, Any]]] = {
+        streams: dict[str, list[dict[str, Any]]] = {
             "pegawai": [ekinerja.Pegawai(
                 nipBaru=e.nip, nama=e.name, unorId=e.unit_id, atasanNip=e.supervisor_nip,
                 kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon,
@@ -54,22 +89,104 @@ class BknMock:
             ).model_dump(mode="json") for a in scenario.activities],
         }
         activity_period = {a.id: a.date.strftime("%Y-%m") for a in scenario.activities}
-        self.streams["bukti"] = [ekinerja.Bukti(
+        streams["bukti"] = [ekinerja.Bukti(
             id=b.id, aktivitasId=b.activity_id, jenis=b.kind, sha256=b.sha256, diunggahPada=b.uploaded_at,
             namaFile=b.filename, lintang=b.latitude, bujur=b.longitude, waktuAmbil=b.captured_at,
             updatedAt=stamp).model_dump(mode="json") for b in scenario.evidence]
-        self.streams["persetujuan"] = [ekinerja.Persetujuan(
+        streams["persetujuan"] = [ekinerja.Persetujuan(
             id=p.id, aktivitasId=p.activity_id, penyetujuNip=p.approver_nip,
             status="disetujui" if p.approved else "ditolak", diputuskanPada=p.decided_at, updatedAt=stamp,
         ).model_dump(mode="json") for p in scenario.approvals]
         for name in ("bukti", "persetujuan"):
-            for row in self.streams[name]:
+            for row in streams[name]:
                 row["periode"] = activity_period.get(row["aktivitasId"])
-        for rows in self.streams.values():
-            rows.sort(key=lambda r: (r["updatedAt"], r.get("id") or r.get("nipBaru")))
-        self.documents = document_bytes(scenario)
+        self._replace(units, streams, document_bytes(scenario))
+        self.scenario = scenario
 
-    # auth -----------------------------------------------------------------------------------------------------
+    def load_records(self, streams: Mapping[str, Iterable[dict[str, Any]]], *, units: Iterable[dict[str, Any]] = (),
+                     documents: Mapping[str, bytes] | None = None) -> None:
+        """Replace the data with wire records as e-Kinerja sends them (`gateway.connectors.wire.ekinerja`), with
+        no scenario in between: what a benchmark at national scale feeds. Rows are used as given (not copied or
+        validated); `bukti` and `persetujuan` rows need a `periode` key to be found by a period filter."""
+        unknown = set(streams) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"unknown e-Kinerja streams {sorted(unknown)}; known: {', '.join(STREAMS)}")
+        rows = {name: list(streams.get(name, ())) for name in STREAMS}
+        self._replace(list(units), rows, dict(documents or {}))
+        self.scenario = None
+
+    @classmethod
+    def from_records(cls, streams: Mapping[str, Iterable[dict[str, Any]]], *,
+                     units: Iterable[dict[str, Any]] = (), documents: Mapping[str, bytes] | None = None,
+                     **options: Any) -> BknMock:
+        """A mock holding wire records instead of a scenario (see `load_records`)."""
+        mock = cls(None, **options)
+        mock.load_records(streams, units=units, documents=documents)
+        return mock
+
+    def _replace(self, units: list[dict[str, Any]], streams: dict[str, list[dict[str, Any]]],
+                 documents: dict[str, bytes]) -> None:
+        for rows in streams.values():
+            rows.sort(key=_sort_key)
+        with self._lock:
+            self.units, self.streams, self.documents = units, streams, documents
+            self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget every encoded page (the data changed)."""
+        with self._lock:
+            self._views, self._pages, self._cached_bytes, self.renders = {}, {}, 0, 0
+
+    # pre-encoded pages --------------------------------------------------------------------------------------------
+    def _view(self, stream: str, period: str | None, since: str | None) -> list[dict[str, Any]]:
+        key = (stream, period, since)
+        view = self._views.get(key)
+        if view is None:
+            rows = self.units if stream == UNITS else self.streams[stream]
+            if period and stream not in ("pegawai", UNITS):
+                rows = [r for r in rows if (r.get("periode") or _period_of(r)) == period]
+            if since and stream != UNITS:
+                rows = [r for r in rows if r["updatedAt"] >= since]
+            if len(self._views) >= 32:  # each sync's cursor makes a view: keep the newest few
+                del self._views[next(iter(self._views))]
+            view = self._views[key] = rows
+        return view
+
+    def page(self, stream: str, period: str | None, since: str | None, limit: int, offset: int) -> bytes:
+        """The encoded page `{"code":1,"count":N,"data":[...]}`: rendered once, then the same bytes."""
+        key = (stream, period, since, limit, offset)
+        cached = self._pages.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._pages.get(key)
+            if cached is None:
+                view = self._view(stream, period, since)
+                cached = envelope_page(view[offset:offset + limit], len(view))
+                self.renders += 1
+                while self._pages and self._cached_bytes + len(cached) > self.page_cache_bytes:
+                    self._cached_bytes -= len(self._pages.pop(next(iter(self._pages))))
+                self._pages[key] = cached
+                self._cached_bytes += len(cached)
+            return cached
+
+    def prerender(self, stream: str, period: str | None = None, since: str | None = None,
+                  limit: int = 1000) -> tuple[int, int]:
+        """Encode every page of one listing now (before a benchmark); returns (pages, bytes)."""
+        with self._lock:
+            total = len(self._view(stream, period if stream != "pegawai" else None, since))
+        pages = [self.page(stream, period if stream != "pegawai" else None, since, limit, offset)
+                 for offset in range(0, max(total, 1), limit)]
+        return len(pages), sum(len(p) for p in pages)
+
+    @staticmethod
+    def _query(request: httpx.Request, stream: str) -> tuple[str | None, str | None, int, int]:
+        params = request.url.params
+        period = None if stream == "pegawai" else params.get("periode") or None
+        limit, offset = paging(request)
+        return period, params.get("updated_since") or None, limit, offset
+
+    # auth -------------------------------------------------------------------------------------------------------
     def _issue(self, kind: str) -> httpx.Response:
         token = f"{kind}-{next(self._serial):06d}"
         self._tokens[token] = (kind, self.clock() + self.token_lifetime)
@@ -106,27 +223,19 @@ class BknMock:
                 return unauthorized(siasn.INVALID_JWT if kind in ("", "sso") else siasn.SSO_MISMATCH)
         return None
 
-    # data -----------------------------------------------------------------------------------------------------
+    # data -------------------------------------------------------------------------------------------------------
     def ref_unor(self, request: httpx.Request) -> httpx.Response:
-        self.calls.append("ref-unor")
+        self.calls.append(UNITS)
         if denied := self._authorised(request, need_sso=False):
             return denied
         limit, offset = paging(request)
-        return envelope(self.units[offset:offset + limit], count=len(self.units))
+        return json_bytes(self.page(UNITS, None, None, limit, offset))
 
     def listing(self, request: httpx.Request, stream: str) -> httpx.Response:
         self.calls.append(stream)
         if denied := self._authorised(request, need_sso=True):
             return denied
-        rows = self.streams[stream]
-        period = request.url.params.get("periode")
-        since = request.url.params.get("updated_since")
-        if period and stream != "pegawai":
-            rows = [r for r in rows if (r.get("periode") or _period_of(r)) == period]
-        if since:
-            rows = [r for r in rows if r["updatedAt"] >= since]
-        limit, offset = paging(request)
-        return envelope(rows[offset:offset + limit], count=len(rows))
+        return json_bytes(self.page(stream, *self._query(request, stream)))
 
     def document(self, request: httpx.Request, evidence_id: str) -> httpx.Response:
         self.calls.append("dokumen")
@@ -137,16 +246,80 @@ class BknMock:
             return not_found()
         return httpx.Response(200, content=content, headers={"Content-Type": "application/pdf"})
 
+    # data faults (mocks.faults) ---------------------------------------------------------------------------------
+    def supports_fault(self, route: str, kind: str) -> bool:
+        if kind == "token-expiry":
+            return True
+        return kind in ("duplicate", "records-change") and route.removeprefix("ekinerja.") in STREAMS
+
+    def apply_fault(self, fault: Fault, route: str, request: httpx.Request, rng: Random) -> bool:
+        if fault.kind == "token-expiry":
+            self.expire_tokens()
+            return True
+        stream = route.removeprefix("ekinerja.")
+        period, since, limit, offset = self._query(request, stream)
+        with self._lock:
+            view = self._view(stream, period, since)
+            if not 0 < offset <= len(view):
+                return False  # only a page after the first has pages before it
+            rows = self.streams[stream]
+            if fault.kind == "duplicate":
+                # Copies of the previous page's last rows, placed where this page starts: the listing now holds
+                # them twice (count grows), so this page and the ones after it repeat them.
+                repeated = view[max(0, offset - fault.records):offset]
+                at = _index(rows, view[offset - 1]) + 1
+                rows[at:at] = [dict(r) for r in repeated]
+            else:
+                # Rows the client already paged change: their new updatedAt moves them to the end, so every row
+                # after them shifts back and offset paging skips as many rows as changed.
+                earlier = view[max(0, offset - limit):offset]
+                chosen = rng.sample(earlier, min(fault.records, len(earlier)))
+                stamp = _later(rows[-1]["updatedAt"])
+                for row in chosen:
+                    del rows[_index(rows, row)]
+                    changed = dict(row, updatedAt=stamp)
+                    if stream == "persetujuan":
+                        changed["diputuskanPada"] = stamp
+                    else:
+                        field, suffix = _CHANGED_FIELD[stream]
+                        changed[field] = f"{changed.get(field) or ''}{suffix}"
+                    bisect.insort(rows, changed, key=_sort_key)
+            self.invalidate()
+        return True
+
+    # routes -----------------------------------------------------------------------------------------------------
     def mount(self, router: respx.MockRouter, *, siasn_url: str, ekinerja_url: str, token_url: str,
               sso_url: str) -> None:
-        router.post(token_url).mock(side_effect=self.gateway_token)
-        router.post(sso_url).mock(side_effect=self.sso_token)
-        router.get(f"{siasn_url.rstrip('/')}/referensi/ref-unor").mock(side_effect=self.ref_unor)
+        router.post(token_url, name="auth.token").mock(side_effect=self.gateway_token)
+        router.post(sso_url, name="auth.sso").mock(side_effect=self.sso_token)
+        router.get(f"{siasn_url.rstrip('/')}/referensi/ref-unor", name="siasn.ref-unor").mock(
+            side_effect=self.ref_unor)
         base = ekinerja_url.rstrip("/")
-        router.get(url__regex=rf"^{_re(base)}/bukti/(?P<evidence_id>[^/]+)/dokumen$").mock(
-            side_effect=self.document)
-        router.get(url__regex=rf"^{_re(base)}/(?P<stream>pegawai|indikator|aktivitas|bukti|persetujuan)(\?.*)?$"
-                   ).mock(side_effect=self.listing)
+        router.get(url__regex=rf"^{re.escape(base)}/bukti/(?P<evidence_id>[^/?]+)/dokumen(\?.*)?$",
+                   name="ekinerja.dokumen").mock(side_effect=self.document)
+        for stream in STREAMS:
+            router.get(f"{base}/{stream}", name=f"ekinerja.{stream}").mock(side_effect=self._lister(stream))
+
+    def _lister(self, stream: str) -> Callable[[httpx.Request], httpx.Response]:
+        def lister(request: httpx.Request) -> httpx.Response:
+            return self.listing(request, stream)
+
+        lister.__name__ = f"listing_{stream}"
+        return lister
+
+
+def _index(rows: list[dict[str, Any]], row: dict[str, Any]) -> int:
+    """Where this very row object sits in the sorted rows (copies with the same key may sit next to it)."""
+    i = bisect.bisect_left(rows, _sort_key(row), key=_sort_key)
+    while rows[i] is not row:
+        i += 1
+    return i
+
+
+def _later(stamp: str) -> str:
+    """One second after `stamp`, written the same way (cursors compare these as text)."""
+    moved = (datetime.fromisoformat(stamp) + timedelta(seconds=1)).isoformat()
+    return moved.replace("+00:00", "Z") if stamp.endswith("Z") else moved
 
 
 def _period_of(row: dict[str, Any]) -> str | None:
@@ -158,7 +331,4 @@ def _period_of(row: dict[str, Any]) -> str | None:
     return None
 
 
-def _re(text: str) -> str:
-    import re
-
-    return re.escape(text)
+__all__ = ["DEMO_CONSUMER", "DEMO_SSO", "STREAMS", "BknMock"]

@@ -1,10 +1,15 @@
-"""BPKAD payroll mock: idempotent batch submission, asynchronous per-line acknowledgement, a ledger."""
+"""BPKAD payroll mock: idempotent batch submission, asynchronous per-line acknowledgement, a ledger.
+
+Idempotency holds under concurrent submissions: checking the key, storing the batch and booking its lines happen
+under one lock, so N simultaneous requests with the same key and body book the lines once (one 202, the rest 200
+with the same batch), and the same key with another body is a 409.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import httpx
 import respx
@@ -54,7 +59,27 @@ class PayrollMock:
         self.load(scenario)
 
     def load(self, scenario: Scenario) -> None:
+        """Payroll's register of employees and their bank accounts; batches and the ledger are kept."""
         self.accounts = {e.nip: e.bank_account for e in scenario.employees}
+
+    def reset(self) -> None:
+        """Forget every batch and booking (a new scenario, new books)."""
+        with self._lock:
+            self.batches.clear()
+            self.ledger.clear()
+            self.submissions = 0
+
+    def snapshot(self) -> dict[str, object]:
+        """The ledger as JSON (GET /_admin/payroll/ledger): bookings, batches, and any line booked twice."""
+        with self._lock:
+            doubles = [{"idempotency_key": k, "line_id": line, "times": n}
+                       for (k, line), n in self.booked().items() if n > 1]
+            return {"submissions": self.submissions,
+                    "batches": [{"idempotency_key": k, "batch_id": b.batch_id, "opd_id": b.request.opd_id,
+                                 "lines": len(b.request.lines), "polled": b.polled}
+                                for k, b in self.batches.items()],
+                    "bookings": [asdict(b) for b in self.ledger],
+                    "total": sum(b.amount for b in self.ledger), "booked_twice": doubles}
 
     def submit(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("X-API-Key") != self.api_key:
@@ -126,8 +151,9 @@ class PayrollMock:
 
     def mount(self, router: respx.MockRouter, *, base_url: str) -> None:
         base = base_url.rstrip("/")
-        router.post(f"{base}/batches").mock(side_effect=self.submit)
-        router.get(url__regex=rf"^{_escape(base)}/batches/(?P<batch_id>[^/?]+)$").mock(side_effect=self.status)
+        router.post(f"{base}/batches", name="payroll.submit").mock(side_effect=self.submit)
+        router.get(url__regex=rf"^{_escape(base)}/batches/(?P<batch_id>[^/?]+)(\?.*)?$",
+                   name="payroll.status").mock(side_effect=self.status)
 
 
 def _escape(text: str) -> str:

@@ -1,0 +1,99 @@
+"""`gateway mock serve`: every upstream mock over real HTTP on loopback, for end-to-end runs and benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from mocks import Endpoints
+
+err = Console(stderr=True)
+
+# Settings field (GATEWAY_<NAME>) -> the Endpoints field it takes.
+_URLS = {"bkn_base_url": "siasn_url", "ekinerja_base_url": "ekinerja_url", "bkn_token_url": "token_url",
+         "bkn_sso_url": "sso_url", "tte_base_url": "tte_url", "payroll_base_url": "payroll_url",
+         "spbe_base_url": "spbe_url", "eseksama_base_url": "eseksama_url", "presensi_base_url": "presensi_url"}
+
+
+def gateway_env(endpoints: Endpoints) -> dict[str, str]:
+    """The GATEWAY_* variables that point the gateway at these mocks, with the demo credentials they accept."""
+    from gateway.settings import Settings
+    from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_PEKALONGAN_KEY, DEMO_SPBE_KEY, DEMO_SSO
+
+    values = {name: getattr(endpoints, field) for name, field in _URLS.items()} | {
+        "bkn_consumer_key": DEMO_CONSUMER[0], "bkn_consumer_secret": DEMO_CONSUMER[1], "bkn_sso_client_id": "demo",
+        "bkn_username": DEMO_SSO[0], "bkn_password": DEMO_SSO[1], "tte_username": DEMO_BASIC[0],
+        "tte_password": DEMO_BASIC[1], "payroll_api_key": DEMO_API_KEY, "spbe_api_key": DEMO_SPBE_KEY,
+        "pekalongan_api_key": DEMO_PEKALONGAN_KEY}
+    known = Settings.model_fields
+    return {f"GATEWAY_{name.upper()}": value for name, value in values.items() if name in known}
+
+
+def serve_command(
+    scenario: Annotated[Path | None, typer.Option(help="scenario JSON file (default: the bundled one)")] = None,
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="whose bundled scenario, without --scenario")
+                      ] = "metro",
+    host: Annotated[str, typer.Option(help="address to listen on; loopback only unless --allow-remote")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0: any free port)", min=0, max=65535)] = 8765,
+    faults: Annotated[Path | None, typer.Option(help="fault plan JSON to start with (mocks/faults.py)")] = None,
+    env_file: Annotated[Path | None, typer.Option(help="also write the GATEWAY_* lines to this file")] = None,
+    allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback address (the mocks accept demo "
+                                                    "credentials: never on a shared network)")] = False,
+) -> None:
+    """Serve the BKN, BSrE, payroll, SPBE and city-app mocks over HTTP until Ctrl-C, with /_admin/ endpoints to
+    load scenarios, set fault plans and read the payroll ledger."""
+    from mocks import Endpoints, MockWorld, Scenario
+    from mocks.faults import FaultPlan
+    from mocks.server import bind, serve
+
+    try:
+        loaded = Scenario.load(scenario) if scenario else Scenario.bundled(tenant)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]cannot load the scenario: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        plan = FaultPlan.model_validate_json(faults.read_bytes()) if faults else None
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]cannot load the fault plan: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        sock = bind(host, port, allow_remote=allow_remote)
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]cannot listen on {host}:{port}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    endpoints = Endpoints.loopback(host if ":" not in host else f"[{host}]", sock.getsockname()[1])
+    try:
+        world = MockWorld(loaded, endpoints, faults=plan)
+    except ValueError as exc:  # a fault plan naming routes that do not exist
+        sock.close()
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    env = gateway_env(endpoints)
+    lines = [f"export {name}={value}" for name, value in env.items()]
+    if env_file is not None:
+        env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    typer.echo(f"# mocks of {loaded.tenant} {loaded.period} on {endpoints.origin}")
+    for name, url in endpoints.urls().items():
+        typer.echo(f"#   {name:<13} {url}")
+    typer.echo(f"#   {'admin':<13} {endpoints.origin}/_admin/health  (POST /_admin/scenario, /_admin/faults; "
+               f"GET /_admin/payroll/ledger)")
+    if plan is not None:
+        typer.echo(f"# fault plan: {json.dumps(plan.model_dump(mode='json'))}")
+    typer.echo("# point the gateway at them:")
+    for line in lines:
+        typer.echo(line)
+    typer.echo("# serving until Ctrl-C")
+    try:
+        serve(world, sock)
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C
+        err.print("mocks stopped")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
