@@ -10,7 +10,9 @@ import httpx
 from pydantic import SecretStr
 
 from gateway.connectors import BknAuth, BknClient, BknCredentials, PayrollClient, TteClient
-from gateway.outbox import PayrollDestination
+from gateway.connectors.pekalongan import PekalonganClient
+from gateway.connectors.spbe import SpbeClient
+from gateway.outbox import Destination, PayrollDestination, SpbeDestination
 from gateway.pipeline import Clock, Pipeline, utc_now
 from gateway.settings import Settings
 from gateway.store import make_engine
@@ -31,13 +33,24 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
                     **{**common, "timeout": settings.tte_timeout_seconds})
     payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(), **common)
+    destinations: dict[str, Destination] = {"payroll": PayrollDestination(payroll)}
+    if settings.spbe_api_key is not None:
+        destinations["spbe"] = SpbeDestination(SpbeClient(settings.spbe_base_url,
+                                                          settings.spbe_api_key.get_secret_value(), **common))
+    pekalongan = None
+    if settings.pekalongan_api_key is not None:
+        pekalongan = PekalonganClient(settings.eseksama_base_url, settings.presensi_base_url,
+                                      settings.pekalongan_api_key.get_secret_value(), page_size=settings.page_size,
+                                      **common)
     engine = make_engine(settings.database_url)
-    return Pipeline(engine, settings, bkn, tte, {"payroll": PayrollDestination(payroll)}, clock=clock)
+    return Pipeline(engine, settings, bkn, tte, destinations, clock=clock, pekalongan=pekalongan)
 
 
 def mock_settings(settings: Settings, world: Any) -> Settings:
     """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
     from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO
+    from mocks.pekalongan import DEMO_PEKALONGAN_KEY
+    from mocks.spbe import DEMO_SPBE_KEY
 
     ep = world.endpoints
     return settings.model_copy(update={
@@ -46,7 +59,9 @@ def mock_settings(settings: Settings, world: Any) -> Settings:
         "bkn_consumer_key": SecretStr(DEMO_CONSUMER[0]), "bkn_consumer_secret": SecretStr(DEMO_CONSUMER[1]),
         "bkn_sso_client_id": "demo", "bkn_username": DEMO_SSO[0], "bkn_password": SecretStr(DEMO_SSO[1]),
         "bkn_sso_token": None, "tte_username": DEMO_BASIC[0], "tte_password": SecretStr(DEMO_BASIC[1]),
-        "payroll_api_key": SecretStr(DEMO_API_KEY)})
+        "payroll_api_key": SecretStr(DEMO_API_KEY), "spbe_base_url": ep.spbe_url,
+        "spbe_api_key": SecretStr(DEMO_SPBE_KEY), "eseksama_base_url": ep.eseksama_url,
+        "presensi_base_url": ep.presensi_url, "pekalongan_api_key": SecretStr(DEMO_PEKALONGAN_KEY)})
 
 
 def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,

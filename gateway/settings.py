@@ -63,11 +63,11 @@ class Settings(BaseSettings):
 
     # SPBE audit trail (the gateway's own contract).
     spbe_base_url: str = "https://spbe.local.go.id"
-    spbe_api_key: SecretStr = SecretStr("")
+    spbe_api_key: SecretStr | None = None  # unset: no SPBE audit trail is sent
     # Kota Pekalongan's e-Seksama and attendance apps.
     eseksama_base_url: str = "https://eseksama.pekalongankota.go.id"
     presensi_base_url: str = "https://presensi.pekalongankota.go.id"
-    pekalongan_api_key: SecretStr = SecretStr("")
+    pekalongan_api_key: SecretStr | None = None  # unset: the city apps are not pulled
 
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE

@@ -85,7 +85,8 @@ def demo(
         results = repo.load_results(conn, loaded.tenant, loaded.period)
         quarantined = repo.list_quarantine(conn, loaded.tenant, loaded.period)
         rows = conn.execute(select(outbox.c.status, outbox.c.answer).where(
-            outbox.c.tenant == loaded.tenant, outbox.c.period == loaded.period)).all()
+            outbox.c.tenant == loaded.tenant, outbox.c.period.in_(Period.parse(loaded.period).months() + [
+                loaded.period]), outbox.c.destination == "payroll")).all()
     counts = {s: sum(1 for r in results if r.status == s) for s in ResultStatus}
     acknowledged = sum(1 for r in rows if r.status == "delivered")
     rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
@@ -104,6 +105,7 @@ def demo(
         ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
         ("payroll lines rejected", rejected),
         ("dead letters", sum(1 for r in rows if r.status == "dead")),
+        ("evidence verdicts in the SPBE audit trail", len(world.spbe.records)),
     ]:
         table.add_row(label, str(value))
     console.print(table)
