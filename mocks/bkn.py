@@ -56,6 +56,8 @@ class BknMock:
         self._serial = itertools.count(1)
         self._lock = threading.RLock()
         self._views: dict[ViewKey, list[dict[str, Any]]] = {}
+        self._keys: dict[ViewKey, list[tuple[str, str]]] = {}  # each view's (updatedAt, id), for keyset paging
+        self._rewind: dict[str, int] = {}  # stream -> rows the next page repeats (a `duplicate` fault)
         self._pages: dict[tuple[str, str | None, str | None, int, int], bytes] = {}
         self._cached_bytes = 0
         self.renders = 0  # pages encoded since the data last changed (a page served from the cache is not)
@@ -135,7 +137,7 @@ class BknMock:
     def invalidate(self) -> None:
         """Forget every encoded page (the data changed)."""
         with self._lock:
-            self._views, self._pages, self._cached_bytes, self.renders = {}, {}, 0, 0
+            self._views, self._keys, self._pages, self._cached_bytes, self.renders = {}, {}, {}, 0, 0
 
     # pre-encoded pages --------------------------------------------------------------------------------------------
     def _view(self, stream: str, period: str | None, since: str | None) -> list[dict[str, Any]]:
@@ -148,13 +150,31 @@ class BknMock:
             if since and stream != UNITS:
                 rows = [r for r in rows if r["updatedAt"] >= since]
             if len(self._views) >= 32:  # each sync's cursor makes a view: keep the newest few
+                self._keys.pop(next(iter(self._views)), None)
                 del self._views[next(iter(self._views))]
             view = self._views[key] = rows
         return view
 
-    def page(self, stream: str, period: str | None, since: str | None, limit: int, offset: int) -> bytes:
-        """The encoded page `{"code":1,"count":N,"data":[...]}`: rendered once, then the same bytes."""
-        key = (stream, period, since, limit, offset)
+    def _start(self, stream: str, period: str | None, since: str | None, offset: int, after: str | None) -> int:
+        """Where a page starts in its view: after the row named by `after` ("updatedAt|id"), then `offset` on."""
+        if not after:
+            return offset
+        key = (stream, period, since)
+        keys = self._keys.get(key)
+        if keys is None:
+            keys = self._keys[key] = [_sort_key(r) for r in self._view(stream, period, since)]
+        stamp, _, rid = after.partition("|")
+        return bisect.bisect_right(keys, (stamp, rid)) + offset
+
+    def page(self, stream: str, period: str | None, since: str | None, limit: int, offset: int,
+             after: str | None = None) -> bytes:
+        """The encoded page `{"code":1,"count":N,"data":[...]}`: rendered once, then the same bytes.
+
+        `count` is the size of the whole listing (periode and updated_since applied); a page asked by keyset
+        (`after`) and the same page asked by offset are one cached page."""
+        with self._lock:
+            start = self._start(stream, period, since, offset, after)
+        key = (stream, period, since, limit, start)
         cached = self._pages.get(key)
         if cached is not None:
             return cached
@@ -162,7 +182,7 @@ class BknMock:
             cached = self._pages.get(key)
             if cached is None:
                 view = self._view(stream, period, since)
-                cached = envelope_page(view[offset:offset + limit], len(view))
+                cached = envelope_page(view[start:start + limit], len(view))
                 self.renders += 1
                 while self._pages and self._cached_bytes + len(cached) > self.page_cache_bytes:
                     self._cached_bytes -= len(self._pages.pop(next(iter(self._pages))))
@@ -180,11 +200,11 @@ class BknMock:
         return len(pages), sum(len(p) for p in pages)
 
     @staticmethod
-    def _query(request: httpx.Request, stream: str) -> tuple[str | None, str | None, int, int]:
+    def _query(request: httpx.Request, stream: str) -> tuple[str | None, str | None, int, int, str | None]:
         params = request.url.params
         period = None if stream == "pegawai" else params.get("periode") or None
         limit, offset = paging(request)
-        return period, params.get("updated_since") or None, limit, offset
+        return period, params.get("updated_since") or None, limit, offset, params.get("after") or None
 
     # auth -------------------------------------------------------------------------------------------------------
     def _issue(self, kind: str) -> httpx.Response:
@@ -235,7 +255,15 @@ class BknMock:
         self.calls.append(stream)
         if denied := self._authorised(request, need_sso=True):
             return denied
-        return json_bytes(self.page(stream, *self._query(request, stream)))
+        query = self._query(request, stream)
+        with self._lock:
+            rewind = self._rewind.pop(stream, 0)
+            if rewind:  # a `duplicate` fault: an overlapping page, not cached
+                period, since, limit, offset, after = query
+                start = self._start(stream, period, since, offset, after) - rewind
+                view = self._view(stream, period, since)
+                return json_bytes(envelope_page(view[start:start + limit], len(view)))
+        return json_bytes(self.page(stream, *query))
 
     def document(self, request: httpx.Request, evidence_id: str) -> httpx.Response:
         self.calls.append("dokumen")
@@ -257,21 +285,21 @@ class BknMock:
             self.expire_tokens()
             return True
         stream = route.removeprefix("ekinerja.")
-        period, since, limit, offset = self._query(request, stream)
+        period, since, limit, offset, after = self._query(request, stream)
         with self._lock:
             view = self._view(stream, period, since)
+            offset = self._start(stream, period, since, offset, after)
             if not 0 < offset <= len(view):
                 return False  # only a page after the first has pages before it
             rows = self.streams[stream]
             if fault.kind == "duplicate":
-                # Copies of the previous page's last rows, placed where this page starts: the listing now holds
-                # them twice (count grows), so this page and the ones after it repeat them.
-                repeated = view[max(0, offset - fault.records):offset]
-                at = _index(rows, view[offset - 1]) + 1
-                rows[at:at] = [dict(r) for r in repeated]
+                # This page starts `records` rows early: it serves the previous page's last rows again, as an
+                # upstream whose pages overlap does. The listing itself is unchanged.
+                self._rewind[stream] = min(fault.records, offset)
+                return True
             else:
-                # Rows the client already paged change: their new updatedAt moves them to the end, so every row
-                # after them shifts back and offset paging skips as many rows as changed.
+                # Rows the client already paged change: their new updatedAt moves them to the end. Offset paging
+                # would skip as many rows as changed; keyset paging (`after`) reads them again at the end.
                 earlier = view[max(0, offset - limit):offset]
                 chosen = rng.sample(earlier, min(fault.records, len(earlier)))
                 stamp = _later(rows[-1]["updatedAt"])

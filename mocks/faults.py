@@ -15,7 +15,7 @@ route's handler once at mount time with `Faults.wrap`, so every mock gets faults
 | `reset`+refused  | raises `httpx.ConnectError` (not processed)  | headers only, then the socket closes           |
 | `truncated`      | the answer's body cut in half                | the same                                       |
 | `malformed`      | the answer's body made invalid JSON          | the same                                       |
-| `duplicate`      | a listing page repeats records of the page before (the listing now holds copies) |            |
+| `duplicate`      | a listing page starts with records of the page before, served again (pages overlap) |            |
 | `records-change` | records already paged get new content and `updatedAt` (they move to the end)    |            |
 | `token-expiry`   | every BKN token expires before the request is answered                           |            |
 

@@ -191,7 +191,8 @@ def test_tokens_expiring_mid_sync_are_refreshed_once_and_the_page_asked_again(wo
     assert len(recorder.requests(SSO_PATH)) == 2
     assert recorder.answers(AKTIVITAS) == [200, 401] + [200] * (pages_of(len(METRO.activities), 50) - 1)
     refused, retried = recorder.requests(AKTIVITAS)[1:3]
-    assert refused.url.params["offset"] == retried.url.params["offset"] == "50"
+    first_last = world.bkn.streams["aktivitas"][49]
+    assert refused.url.params["after"] == retried.url.params["after"] == f"{first_last['updatedAt']}|{first_last['id']}"
     assert refused.headers["Authorization"] != retried.headers["Authorization"]
     assert refused.headers["Auth"] != retried.headers["Auth"]
     assert sleeps == []  # the 401 refresh is not a backoff retry
@@ -354,7 +355,7 @@ def test_an_unreachable_upstream_raises_upstream_error_after_max_attempts(world:
 
 
 # 5. paging ---------------------------------------------------------------------------------------------------------
-def test_activity_stream_yields_every_activity_once_in_order_with_the_max_cursor(world: MockWorld,
+def test_activity_stream_yields_every_activity_once_in_order_with_keyset_cursors(world: MockWorld,
                                                                                  sleeps: list[float]) -> None:
     rows = world.bkn.streams["aktivitas"]
     for i, row in enumerate(rows):  # distinct stamps, still ordered by (updatedAt, id)
@@ -366,9 +367,10 @@ def test_activity_stream_yields_every_activity_once_in_order_with_the_max_cursor
     assert all(isinstance(r, Activity) for p in pages for r in p.records)
     assert activity_ids(pages) == [row["id"] for row in rows]
     assert sorted(activity_ids(pages)) == sorted(a.id for a in METRO.activities)
-    assert [p.cursor for p in pages] == [p_rows[-1]["updatedAt"] for p_rows in
+    # Keyset cursors: the (updatedAt, id) of each page's last row, asked for as `after` by the next page.
+    assert [p.cursor for p in pages] == [f"{p_rows[-1]['updatedAt']}|{p_rows[-1]['id']}" for p_rows in
                                          (rows[i:i + 50] for i in range(0, len(rows), 50))]
-    assert pages[-1].cursor == max(row["updatedAt"] for row in rows)
+    assert pages[-1].cursor == max(f"{row['updatedAt']}|{row['id']}" for row in rows)
     assert all(p.problems == [] for p in pages)
 
 
@@ -507,3 +509,25 @@ def test_payroll_same_key_other_body_is_a_non_retryable_409(world: MockWorld, sl
     assert world.payroll.submissions == 2
     assert len(world.payroll.ledger) == 3
     assert sleeps == []
+
+
+def test_a_resumed_sync_starts_after_the_last_committed_row(world: MockWorld, sleeps: list[float]) -> None:
+    client = bkn_client(world.router.handler, sleeps, page_size=50)
+    pages = client.stream("aktivitas", PERIOD)
+    committed = [next(pages), next(pages)]  # the sync was killed after two committed pages
+    resumed = list(client.stream("aktivitas", PERIOD, committed[-1].cursor))
+    assert activity_ids(committed) + activity_ids(resumed) == [row["id"] for row in world.bkn.streams["aktivitas"]]
+
+
+def test_an_upstream_ignoring_the_keyset_is_an_error_not_an_endless_loop(sleeps: list[float]) -> None:
+    page = {"code": 1, "count": 3, "data": [
+        {"id": f"A{i}", "nip": "198803032012032003", "indikatorId": "K", "tanggal": "02-03-2026", "jumlah": "1",
+         "dibuatPada": "2026-03-02T16:00:00+07:00", "updatedAt": "2026-04-01T07:00:00+07:00"} for i in range(2)]}
+
+    def stuck(request: httpx.Request) -> httpx.Response:
+        if "oauth2" in request.url.path or "openid" in request.url.path:
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        return httpx.Response(200, json=page)
+
+    with pytest.raises(UpstreamError, match="did not move past"):
+        list(bkn_client(stuck, sleeps, page_size=2).stream("aktivitas", PERIOD))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.connectors._http import HttpBase
 from gateway.connectors.wire import ekinerja, siasn
 from gateway.domain import Activity, Approval, Employee, Evidence, Indicator, Problem, Unit
-from gateway.errors import UpstreamAuthError
+from gateway.errors import UpstreamAuthError, UpstreamError
 
 
 @dataclass
@@ -131,22 +131,33 @@ class BknClient(HttpBase):
         return _unit_tree(raw, problems), problems
 
     # e-Kinerja streams -------------------------------------------------------------------------------------------
-    def stream(self, name: str, period: str | None, updated_since: str | None = None) -> Iterator[Page]:
-        """Pages of one e-Kinerja listing, ordered by (updatedAt, id); invalid records become problems."""
+    def stream(self, name: str, period: str | None, cursor: str | None = None) -> Iterator[Page]:
+        """Pages of one e-Kinerja listing in (updatedAt, id) order; invalid records become problems.
+
+        Keyset paging: each page asks for the rows after the last row seen (`after=updatedAt|id`). A row that
+        changes while we page gets a later updatedAt, moves behind us and is still read; offset paging would
+        skip a row for each one that moved. The cursor a page carries is that key, saved once the page is
+        committed, so a killed sync resumes after the last committed row. A bare timestamp (an older cursor)
+        is sent as `updated_since`.
+        """
         model = ekinerja.STREAMS[name]
-        offset = 0
+        after = cursor if cursor and "|" in cursor else None
+        since = None if after else cursor
+        read = 0
         while True:
-            params: dict[str, Any] = {"limit": self.page_size, "offset": offset}
+            params: dict[str, Any] = {"limit": self.page_size}
             if period:
                 params["periode"] = period
-            if updated_since:
-                params["updated_since"] = updated_since
+            if after:
+                params["after"] = after
+            elif since:
+                params["updated_since"] = since
             body = siasn.Envelope.model_validate(self.json("GET", f"{self.ekinerja_url}/{name}", params=params))
             rows = body.data if isinstance(body.data, list) else []
             records: list[BaseModel] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
-            cursor = updated_since
+            last = after
             for row in rows:
                 rid = str(row.get("id") or row.get("nipBaru") or "?")
                 raw[rid] = row
@@ -159,12 +170,16 @@ class BknClient(HttpBase):
                                             nip=None if nip is None else str(nip),
                                             message=f"{name} {rid}: {describe_error(exc)}"))
                 stamp = row.get("updatedAt")
-                if isinstance(stamp, str) and (cursor is None or stamp > cursor):
-                    cursor = stamp
-            yield Page(name, records, problems, raw, cursor, offset, body.count or 0)
-            offset += len(rows)
-            if not rows or offset >= (body.count or 0):
+                if isinstance(stamp, str):
+                    last = f"{stamp}|{rid}"
+            yield Page(name, records, problems, raw, last, read, body.count or 0)
+            read += len(rows)
+            if len(rows) < self.page_size:
                 return
+            if last == after:
+                raise UpstreamError(f"e-Kinerja {name}: the listing did not move past {after!r}; does it "
+                                    "support keyset paging (`after`)?", retryable=False)
+            after = last
 
     # SIASN per-NIP lookups (there is no bulk listing of employees in SIASN) ----------------------------------
     def data_utama(self, nip: str) -> siasn.DataUtama | None:

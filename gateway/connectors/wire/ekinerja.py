@@ -15,8 +15,11 @@ DATE_FORMAT = "%d-%m-%Y"
 
 
 def parse_date(value: object) -> object:
+    """`dd-mm-yyyy` by slicing: strptime was half the cost of reading an activity page."""
     if isinstance(value, str):
-        return datetime.strptime(value, DATE_FORMAT).date()
+        if len(value) != 10 or value[2] != "-" or value[5] != "-":
+            raise ValueError(f"date {value!r} is not dd-mm-yyyy")
+        return date(int(value[6:10]), int(value[3:5]), int(value[0:2]))
     return value
 
 
