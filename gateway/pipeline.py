@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from gateway.connectors import BknClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, Period, Problem, Result, TteConclusion
+from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
 from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll, enqueue_verdicts, verdict
@@ -205,7 +206,12 @@ class Pipeline:
         with self.engine.connect() as conn:
             data = repo.load_period(conn, tenant, period)
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
+        cycles = supervisor_cycles(data.employees)
+        if cycles:  # quarantined here, for every scheme; the rest of the tenant goes on
+            looped = {p.record_id for p in cycles}
+            data = data.model_copy(update={"employees": tuple(e for e in data.employees if e.nip not in looped)})
         outcome = scheme.compute(data, scheme_settings)
+        outcome.problems.extend(cycles)
         report = ComputeReport(results=len(outcome.results))
         now = self.clock()
         changed = [r for r in outcome.results if before.get(r.nip) != r]
