@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,7 +19,7 @@ import respx
 from gateway.connectors import BknAuth, BknClient, BknCredentials, PayrollClient, TteClient
 from gateway.connectors.wire import siasn
 from gateway.connectors.wire.payroll import BatchRequest, PayrollLine
-from gateway.domain import Activity, TteConclusion
+from gateway.domain import WIB, Activity, TteConclusion
 from gateway.errors import UpstreamAuthError, UpstreamError
 from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO, BknMock, Endpoints, MockWorld, Scenario
 from mocks.signing import signed_pool
@@ -531,3 +531,20 @@ def test_an_upstream_ignoring_the_keyset_is_an_error_not_an_endless_loop(sleeps:
 
     with pytest.raises(UpstreamError, match="did not move past"):
         list(bkn_client(stuck, sleeps, page_size=2).stream("aktivitas", PERIOD))
+
+
+def test_position_group_and_photo_metadata_reach_the_domain(sleeps: list[float]) -> None:
+    base = Scenario.bundled("metro")
+    employee = base.employees[5].model_copy(update={"position_group": "teknis"})
+    photo = base.evidence[0].model_copy(update={
+        "kind": "foto", "latitude": "-6.8889", "longitude": "109.6753",
+        "captured_at": datetime(2026, 3, 2, 10, 15, tzinfo=WIB)})
+    scenario = base.model_copy(update={"employees": [employee, *base.employees[6:]],
+                                       "evidence": [photo, *base.evidence[1:]]})
+    client = bkn_client(MockWorld(scenario).router.handler, sleeps, page_size=500)
+    staff = {e.nip: e for p in client.stream("pegawai", None) for e in p.records}
+    assert staff[employee.nip].position_group == "teknis"
+    evidence = {e.id: e for p in client.stream("bukti", PERIOD) for e in p.records}
+    got = evidence[photo.id]
+    assert (got.kind, str(got.latitude), str(got.longitude)) == ("foto", "-6.8889", "109.6753")
+    assert got.captured_at == datetime(2026, 3, 2, 10, 15, tzinfo=WIB)

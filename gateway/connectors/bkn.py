@@ -254,7 +254,8 @@ def _unit_tree(raw: list[siasn.RefUnor], problems: list[Problem]) -> list[Unit]:
 def _to_domain(stream: str, wire: Any) -> BaseModel:
     if stream == "pegawai":
         return Employee(nip=wire.nipBaru, name=wire.nama, unit_id=wire.unorId, supervisor_nip=wire.atasanNip,
-                        kelas_jabatan=wire.kelas_jabatan, position=wire.jabatanNama, eselon=wire.eselon)
+                        kelas_jabatan=wire.kelas_jabatan, position=wire.jabatanNama, eselon=wire.eselon,
+                        position_group=wire.kelompokJabatan)
     if stream == "indikator":
         return Indicator(id=wire.id, nip=wire.nip, period=wire.periode, rhk=wire.rhk, name=wire.indikator,
                          weight=Decimal(wire.bobot), target=Decimal(wire.target))
@@ -264,7 +265,8 @@ def _to_domain(stream: str, wire: Any) -> BaseModel:
                         entered_at=wire.dibuatPada)
     if stream == "bukti":
         return Evidence(id=wire.id, activity_id=wire.aktivitasId, kind=wire.jenis, sha256=wire.sha256,
-                        uploaded_at=wire.diunggahPada)
+                        uploaded_at=wire.diunggahPada, latitude=wire.lintang, longitude=wire.bujur,
+                        captured_at=wire.waktuAmbil)
     if stream == "persetujuan":
         return Approval(id=wire.id, activity_id=wire.aktivitasId, approver_nip=wire.penyetujuNip,
                         approved=wire.status == "disetujui", decided_at=wire.diputuskanPada)
