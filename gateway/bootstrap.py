@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from gateway.connectors import BknAuth, BknClient, BknCredentials, PayrollClient, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.connectors.spbe import SpbeClient
+from gateway.feed import FeedPublisher
 from gateway.outbox import Destination, PayrollDestination, SpbeDestination
 from gateway.pipeline import Clock, Pipeline, utc_now
 from gateway.settings import Settings
@@ -37,6 +38,7 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     if settings.spbe_api_key is not None:
         destinations["spbe"] = SpbeDestination(SpbeClient(settings.spbe_base_url,
                                                           settings.spbe_api_key.get_secret_value(), **common))
+    destinations["feed"] = FeedPublisher(settings.feed_broker_url, settings.feed_exchange)
     pekalongan = None
     if settings.pekalongan_api_key is not None:
         pekalongan = PekalonganClient(settings.eseksama_base_url, settings.presensi_base_url,

@@ -15,13 +15,22 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, select
 
+from gateway import feed
 from gateway.connectors import BknClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, Period, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
-from gateway.outbox import Destination, Relay, RelayReport, enqueue_payroll, enqueue_verdicts, verdict
+from gateway.outbox import (
+    Destination,
+    Relay,
+    RelayReport,
+    enqueue_events,
+    enqueue_payroll,
+    enqueue_verdicts,
+    verdict,
+)
 from gateway.settings import Settings
 from gateway.store import audit
 from gateway.store import repository as repo
@@ -221,9 +230,26 @@ class Pipeline:
                                                                         for r in changed], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
             report.batches = enqueue_payroll(conn, tenant, period, outcome.results, now)
+            if "feed" in self.destinations:
+                events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
+                    "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
+                    _audit_details(r, None)["explanation_sha256"] + str(r.amount)) for r in changed]
+                events += self._closure_events(scheme, data, scheme_settings, tenant, period, now)
+                enqueue_events(conn, tenant, period, events, now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches))
         return report
+
+    def _closure_events(self, scheme: Any, data: Any, settings: Any, tenant: str, period: str,
+                        now: datetime) -> list[feed.CloudEvent]:
+        """DKI: units whose mean attainment stayed below the threshold all quarter, as feed events."""
+        if not hasattr(scheme, "unit_report") or not Period.parse(period).is_quarter:
+            return []
+        report = scheme.unit_report(data, settings)
+        return [feed.event(feed.CLOSURE_CANDIDATE, tenant, c.unit_id, {
+            "period": period, "unit_id": c.unit_id, "unit": c.unit_name,
+            "mean_attainment": [str(m) for m in c.means], "threshold": str(c.threshold)}, now, period)
+            for c in report.candidates]
 
     # relay --------------------------------------------------------------------------------------------------
     def relay(self) -> RelayReport:

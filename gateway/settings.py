@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     presensi_base_url: str = "https://presensi.pekalongankota.go.id"
     pekalongan_api_key: SecretStr | None = None  # unset: the city apps are not pulled
 
+    # The event feed: a kombu broker URL (memory:// embedded; amqp://... for RabbitMQ, redis://... for Redis).
+    feed_broker_url: str = "memory://"
+    feed_exchange: str = "tpp.events"
+
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE
     http_max_attempts: int = 5

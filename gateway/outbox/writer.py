@@ -90,3 +90,16 @@ def retry_dead(engine: Engine, tenant: str, row_id: int, now: datetime) -> bool:
             outbox.c.tenant == tenant, outbox.c.id == row_id, outbox.c.status == "dead").values(
             status="pending", attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None))
         return done.rowcount == 1
+
+
+def enqueue_events(conn: Connection, tenant: str, period: str, events: Sequence[Any], now: datetime,
+                   chunk: int = 500) -> list[str]:
+    """Feed events (CloudEvents) in outbox rows of up to `chunk`; a row's key is derived from its event ids."""
+    written = []
+    for start in range(0, len(events), chunk):
+        part = [e.model_dump(mode="json") for e in events[start:start + chunk]]
+        digest = hashlib.sha256("\n".join(e["id"] for e in part).encode()).hexdigest()[:20]
+        key = f"{tenant}:{period}:feed:{digest}"
+        if insert_row(conn, tenant, period, "feed", f"{tenant}/{period}/feed", key, {"events": part}, now):
+            written.append(key)
+    return written
