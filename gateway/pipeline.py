@@ -233,7 +233,7 @@ class Pipeline:
             if "feed" in self.destinations:
                 events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
                     "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
-                    _audit_details(r, None)["explanation_sha256"] + str(r.amount)) for r in changed]
+                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in changed]
                 events += self._closure_events(scheme, data, scheme_settings, tenant, period, now)
                 enqueue_events(conn, tenant, period, events, now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,

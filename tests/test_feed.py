@@ -67,3 +67,13 @@ def test_each_changed_result_is_published_once_as_a_cloudevent(broker_url: str, 
     assert all(type(e.data["amount"]) is int and e.subject == e.data["nip"] for e in parsed)
     pipeline.cycle("metro", "2026-03")  # nothing changed: nothing new on the feed
     assert drain(conn, queue) == []
+
+
+def test_the_catalogues_schemas_match_the_code() -> None:
+    from pathlib import Path
+
+    from gateway.feed.events import json_schemas
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "events"
+    for kind, schema in json_schemas().items():
+        assert json.loads((docs / f"{kind}.schema.json").read_text()) == schema, f"regenerate docs/events/{kind}"

@@ -12,7 +12,39 @@ SOURCE = "urn:tpp-gateway"
 
 RESULT_COMPUTED = "id.go.tpp.result.computed"
 CLOSURE_CANDIDATE = "id.go.tpp.unit.closure-candidate"
-EVENT_TYPES = (RESULT_COMPUTED, CLOSURE_CANDIDATE)
+
+
+class ResultComputed(BaseModel):
+    """An employee's allowance for a period was computed for the first time, or changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nip: str
+    opd_id: str
+    period: str
+    amount: int = Field(description="whole rupiah")
+    previous_amount: int | None = Field(description="the amount before this computation; null the first time")
+    score: str = Field(description="exact, as a fraction or integer text")
+    status: str = Field(description="full | partial | nothing")
+    scheme: str
+    settings_version: str
+    explanation_sha256: str
+
+
+class ClosureCandidate(BaseModel):
+    """DKI: a unit whose mean attainment stayed below the threshold in every month of the quarter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    unit_id: str
+    unit: str
+    mean_attainment: list[str] = Field(description="per month, exact fractions as text")
+    threshold: str
+
+
+EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate}
+EVENT_TYPES = tuple(EVENT_DATA)
 
 
 class CloudEvent(BaseModel):
@@ -34,5 +66,11 @@ class CloudEvent(BaseModel):
 def event(kind: str, tenant: str, subject: str, data: dict[str, Any], at: datetime, version: str) -> CloudEvent:
     """An event whose id is derived from what it says, so re-publishing the same fact is recognisable."""
     digest = hashlib.sha256(f"{kind}|{tenant}|{subject}|{version}".encode()).hexdigest()[:32]
+    checked = EVENT_DATA[kind].model_validate(data).model_dump(mode="json")  # the catalogue's schema, enforced
     return CloudEvent(id=digest, source=f"{SOURCE}:{tenant}", type=kind, subject=subject, time=at, tenant=tenant,
-                      data=data)
+                      data=checked)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each event type's `data` (docs/events/)."""
+    return {kind: model.model_json_schema() for kind, model in EVENT_DATA.items()}
