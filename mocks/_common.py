@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -47,3 +50,35 @@ def paging(request: httpx.Request, default_limit: int = 100) -> tuple[int, int]:
     except ValueError:
         limit, offset = default_limit, 0
     return limit, offset
+
+
+@dataclass
+class IdempotentPost:
+    """What an idempotent POST carried: its key, its body parsed, and the body's hash."""
+
+    key: str
+    body: Any
+    digest: str
+
+
+def read_idempotent_post(request: httpx.Request, api_key: str, model: type[BaseModel], what: str
+                         ) -> IdempotentPost | httpx.Response:
+    """The checks every idempotent POST makes (API key, Idempotency-Key, body); a refusal comes back as a
+    response to send."""
+    if request.headers.get("X-API-Key") != api_key:
+        return httpx.Response(401, json={"error": "invalid API key"})
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return httpx.Response(400, json={"error": "Idempotency-Key header is required"})
+    try:
+        body = model.model_validate_json(request.content)
+    except ValueError as exc:
+        return httpx.Response(422, json={"error": f"invalid {what}: {exc}"})
+    return IdempotentPost(key, body, hashlib.sha256(request.content).hexdigest())
+
+
+def replay(post: IdempotentPost, known_digest: str, answer: Any) -> httpx.Response:
+    """The answer to a key seen before: the same answer for the same body, 409 for another body."""
+    if known_digest != post.digest:
+        return httpx.Response(409, json={"error": f"Idempotency-Key {post.key} was used for a different body"})
+    return httpx.Response(200, json=answer)

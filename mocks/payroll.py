@@ -7,7 +7,6 @@ with the same batch), and the same key with another body is a 409.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import asdict, dataclass, field
 
@@ -22,6 +21,7 @@ from gateway.connectors.wire.payroll import (
     BatchRequest,
     LineStatus,
 )
+from mocks._common import read_idempotent_post, replay
 from mocks.scenario import Scenario
 
 DEMO_API_KEY = "demo-payroll-key"
@@ -82,25 +82,16 @@ class PayrollMock:
                     "total": sum(b.amount for b in self.ledger), "booked_twice": doubles}
 
     def submit(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("X-API-Key") != self.api_key:
-            return httpx.Response(401, json={"error": "invalid API key"})
-        key = request.headers.get("Idempotency-Key")
-        if not key:
-            return httpx.Response(400, json={"error": "Idempotency-Key header is required"})
-        try:
-            batch = BatchRequest.model_validate_json(request.content)
-        except ValueError as exc:
-            return httpx.Response(422, json={"error": f"invalid batch: {exc}"})
-        body_hash = hashlib.sha256(request.content).hexdigest()
+        post = read_idempotent_post(request, self.api_key, BatchRequest, "batch")
+        if isinstance(post, httpx.Response):
+            return post
+        key, batch = post.key, post.body
         with self._lock:
             self.submissions += 1
             known = self.batches.get(key)
             if known is not None:
-                if known.body_hash != body_hash:
-                    return httpx.Response(409, json={
-                        "error": f"Idempotency-Key {key} was used for a different body"})
-                return httpx.Response(200, json=self._answer(known).model_dump(mode="json"))
-            stored = _Batch(batch_id=f"B{len(self.batches) + 1:06d}", body_hash=body_hash, request=batch)
+                return replay(post, known.body_hash, self._answer(known).model_dump(mode="json"))
+            stored = _Batch(batch_id=f"B{len(self.batches) + 1:06d}", body_hash=post.digest, request=batch)
             stored.lines = [LineStatus(line_id=ln.line_id, nip=ln.nip, status="pending") for ln in batch.lines]
             self.batches[key] = stored
             self._book(key, stored)

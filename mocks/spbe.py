@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 
 import httpx
 import respx
 
 from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictAnswer, VerdictBatch
+from mocks._common import read_idempotent_post, replay
 
 DEMO_SPBE_KEY = "demo-spbe-key"
 
@@ -21,22 +21,14 @@ class SpbeMock:
         self._lock = threading.Lock()
 
     def submit(self, request: httpx.Request) -> httpx.Response:
-        if request.headers.get("X-API-Key") != self.api_key:
-            return httpx.Response(401, json={"error": "invalid API key"})
-        key = request.headers.get("Idempotency-Key")
-        if not key:
-            return httpx.Response(400, json={"error": "Idempotency-Key header is required"})
-        try:
-            batch = VerdictBatch.model_validate_json(request.content)
-        except ValueError as exc:
-            return httpx.Response(422, json={"error": f"invalid verdict batch: {exc}"})
-        digest = hashlib.sha256(request.content).hexdigest()
+        post = read_idempotent_post(request, self.api_key, VerdictBatch, "verdict batch")
+        if isinstance(post, httpx.Response):
+            return post
+        key, batch, digest = post.key, post.body, post.digest
         with self._lock:
             if key in self._answers:
                 known_digest, answer = self._answers[key]
-                if known_digest != digest:
-                    return httpx.Response(409, json={"error": f"Idempotency-Key {key} reused with another body"})
-                return httpx.Response(200, json=answer.model_dump())
+                return replay(post, known_digest, answer.model_dump())
             fresh = [v for v in batch.verdicts if v.verdict_id not in self.records]
             for v in fresh:
                 self.records[v.verdict_id] = v
