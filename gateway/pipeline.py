@@ -234,8 +234,10 @@ class Pipeline:
                 events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
                     "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
                     f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in changed]
-                events += self._closure_events(scheme, data, scheme_settings, tenant, period, now)
                 enqueue_events(conn, tenant, period, events, now)
+                # In rows of their own: the same candidates computed again make the same row, not a second one.
+                enqueue_events(conn, tenant, period, self._closure_events(
+                    scheme, data, scheme_settings, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches))
         return report
@@ -248,7 +250,7 @@ class Pipeline:
         report = scheme.unit_report(data, settings)
         return [feed.event(feed.CLOSURE_CANDIDATE, tenant, c.unit_id, {
             "period": period, "unit_id": c.unit_id, "unit": c.unit_name,
-            "mean_attainment": [str(m) for m in c.means], "threshold": str(c.threshold)}, now, period)
+            "mean_attainment": [str(m) for m in c.attainments], "threshold": str(c.threshold)}, now, period)
             for c in report.candidates]
 
     # relay --------------------------------------------------------------------------------------------------

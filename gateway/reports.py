@@ -108,7 +108,7 @@ def _dki_units(conn: Connection, tenant: str, config: TenantConfig, period: str)
     scheme = get_scheme(config.scheme)
     report = unit_report(repo.load_period(conn, tenant, period), scheme.settings_model.model_validate(config.settings))
     flagged = {c.unit_id for c in report.candidates}
-    return tuple(UnitRow(unit_id=row.unit_id, unit=row.unit_name, month=row.month, total_points=_dec(row.points),
+    return tuple(UnitRow(unit_id=row.unit_id, unit=row.unit_name, month=row.month, total_points=_dec(row.total_points),
                          headcount=row.headcount,
                          mean_attainment=None if row.mean_attainment is None else _dec(row.mean_attainment * 100),
                          closure_candidate=row.unit_id in flagged)

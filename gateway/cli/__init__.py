@@ -84,13 +84,15 @@ def demo(
     with pipeline.engine.connect() as conn:
         results = repo.load_results(conn, loaded.tenant, loaded.period)
         quarantined = repo.list_quarantine(conn, loaded.tenant, loaded.period)
-        rows = conn.execute(select(outbox.c.status, outbox.c.answer).where(
-            outbox.c.tenant == loaded.tenant, outbox.c.period.in_(Period.parse(loaded.period).months() + [
-                loaded.period]), outbox.c.destination == "payroll")).all()
+        # Payroll rows carry the period paid (a quarter at DKI); verdicts and pulls go by month.
+        rows = conn.execute(select(outbox.c.status, outbox.c.answer, outbox.c.payload).where(
+            outbox.c.tenant == loaded.tenant, outbox.c.period == loaded.period,
+            outbox.c.destination == "payroll")).all()
     counts = {s: sum(1 for r in results if r.status == s) for s in ResultStatus}
     acknowledged = sum(1 for r in rows if r.status == "delivered")
     rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
-    table = Table(title=f"{loaded.tenant} {loaded.period}: demo cycle on the bundled mocks")
+    payment = settings.tenants[loaded.tenant].payment
+    table = Table(title=f"{loaded.tenant} {loaded.period} (paid {payment}): demo cycle on the bundled mocks")
     table.add_column("what")
     table.add_column("value", justify="right")
     for label, value in [
@@ -103,6 +105,7 @@ def demo(
         ("evidence checked this run", report.verify.checked),
         ("total", _rupiah(sum(r.amount for r in results))),
         ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
+        ("payroll lines sent", sum(len(r.payload["lines"]) for r in rows)),
         ("payroll lines rejected", rejected),
         ("dead letters", sum(1 for r in rows if r.status == "dead")),
         ("evidence verdicts in the SPBE audit trail", len(world.spbe.records)),
@@ -264,10 +267,12 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
     for col in ("id", "aggregate", "status", "attempts", "lines", "amount", "rejected", "last error"):
         table.add_column(col)
     for r in rows:
-        lines = r["payload"]["lines"]
+        lines = r["payload"].get("lines", [])  # payroll; SPBE rows carry verdicts, feed rows events
+        items = lines or r["payload"].get("verdicts") or r["payload"].get("events") or []
         rejected = sum(1 for ln in (r["answer"] or {}).get("lines", []) if ln.get("status") == "rejected")
-        table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(lines)),
-                      _rupiah(sum(ln["amount"] for ln in lines)), str(rejected), (r["last_error"] or "")[:60])
+        table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(items)),
+                      _rupiah(sum(ln["amount"] for ln in lines)) if lines else "", str(rejected),
+                      (r["last_error"] or "")[:60])
     console.print(table)
 
 

@@ -123,6 +123,11 @@ class Attendance(_Record):
     missing_records: int = Field(default=0, ge=0)  # check-ins/outs with no record: the highest step each
     absent_days: int = Field(default=0, ge=0)
 
+    @property
+    def id(self) -> str:
+        """The summary's record id (one summary per employee and month), as the store and the quarantine name it."""
+        return f"{self.nip}/{self.period}"
+
 
 class Programme(_Record):
     """A programme of a bidang with its target and realisation for a period (Pekalongan's e-Seksama)."""

@@ -30,6 +30,7 @@ Rules domain.md leaves open, decided here:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -49,8 +50,9 @@ from gateway.domain import (
     Problem,
     Result,
     ResultStatus,
+    Unit,
 )
-from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, opd_of
+from gateway.mappings._base import Outcome, SchemeSettings, UnitSets, fraction_text, opd_of, pack_groups
 from gateway.mappings._checks import ActivityRecords, Refusal, check_approval, unique_employees
 
 # The 2015 table of monthly maxima per position group, rupiah.
@@ -139,9 +141,45 @@ class UnitReport:
 class DkiScheme:
     name: ClassVar[str] = "dki"
     settings_model: ClassVar[type[SchemeSettings]] = DkiSettings
+    inputs: ClassVar[frozenset[str]] = frozenset({"unit", "employee", "activity", "approval"})  # no evidence rule
 
     def compute(self, data: PeriodData, settings: DkiSettings) -> Outcome:
         return _Computation(data, settings).outcome()
+
+    def partition(self, units: Sequence[Unit], employees: Sequence[Employee], settings: DkiSettings,
+                  max_employees: int) -> list[list[str]]:
+        """Groups closed under sundulan: the units of an eselon II head's subtree go together (in the generated
+        tenants and in DKI's tree, whole OPDs), and so do the units of a NIP that comes as several records."""
+        sets = UnitSets()
+        children: dict[str, list[str]] = defaultdict(list)
+        for unit in units:
+            sets.find(unit.id)
+            if unit.parent_id:
+                children[unit.parent_id].append(unit.id)
+        first_unit: dict[str, str] = {}
+        for emp in employees:
+            sets.join(first_unit.setdefault(emp.nip, emp.unit_id), emp.unit_id)
+            if _is_head(emp, settings):
+                for unit_id in _subtree(children, emp.unit_id):
+                    sets.join(emp.unit_id, unit_id)
+        return pack_groups(sets.components(employees), max_employees)
+
+    def compute_parts(self, parts: Iterable[PeriodData], settings: DkiSettings) -> Outcome:
+        """Results by NIP; problems as `compute` orders them: duplicate NIPs first, then the others, each by NIP."""
+        outcome, later = Outcome(), []
+        for part in parts:
+            comp = _Computation(part, settings)
+            duplicates = len(comp.problems)  # unique_employees' problems come first
+            one = comp.outcome()
+            outcome.results.extend(one.results)
+            outcome.problems.extend(one.problems[:duplicates])
+            later.extend(one.problems[duplicates:])
+            del part, comp, one  # before the next part is read
+        outcome.results.sort(key=lambda r: r.nip)
+        outcome.problems.sort(key=lambda p: p.nip or "")
+        later.sort(key=lambda p: p.nip or "")
+        outcome.problems.extend(later)
+        return outcome
 
     def unit_report(self, data: PeriodData, settings: DkiSettings) -> UnitReport:
         return unit_report(data, settings)
@@ -190,6 +228,23 @@ class _Earned:
     months: dict[str, _Month] = field(default_factory=dict)
     lines: list[ExplanationLine] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+
+
+def _is_head(emp: Employee, settings: DkiSettings) -> bool:
+    """An eselon II head (paid "sundulan"): the eselon's rank, before the dot, is `sundulan_eselon`."""
+    rank = (emp.eselon or "").split(".")[0].strip().upper()
+    return rank == settings.sundulan_eselon.upper()
+
+
+def _subtree(children: dict[str, list[str]], unit_id: str) -> set[str]:
+    """The unit and every unit below it."""
+    found, todo = set(), [unit_id]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(children.get(current, []))
+    return found
 
 
 def _month_labels(period: Period) -> list[str]:
@@ -261,8 +316,7 @@ class _Computation:
             self._sundulan(earned)
 
     def _is_sundulan_head(self, emp: Employee) -> bool:
-        rank = (emp.eselon or "").split(".")[0].strip().upper()
-        return rank == self.settings.sundulan_eselon.upper()
+        return _is_head(emp, self.settings)
 
     def _depth(self, unit_id: str) -> int:
         depth, seen, current = 0, set(), self.units.get(unit_id)
@@ -273,13 +327,7 @@ class _Computation:
         return depth
 
     def _subtree(self, unit_id: str) -> set[str]:
-        found, todo = set(), [unit_id]
-        while todo:
-            current = todo.pop()
-            if current not in found:
-                found.add(current)
-                todo.extend(self.children.get(current, []))
-        return found
+        return _subtree(self.children, unit_id)
 
     def _in_window(self, entered: datetime) -> bool:
         at = entered.astimezone(WIB).time()

@@ -8,11 +8,12 @@ matches the one recorded at upload, and an upload within the SLA in working days
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
@@ -28,7 +29,7 @@ from gateway.domain import (
     ResultStatus,
     WorkingDayCalendar,
 )
-from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, opd_of
+from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, merge_by_nip, opd_of, pack_groups
 from gateway.mappings._checks import ActivityRecords, Refusal, check_approval, check_evidence_items, plan_problem
 
 # Shipped default ceilings per kelas jabatan (rupiah/month); a city replaces them with its Perwali's table.
@@ -59,9 +60,23 @@ class MetroSettings(SchemeSettings):
 class MetroScheme:
     name: ClassVar[str] = "metro"
     settings_model: ClassVar[type[SchemeSettings]] = MetroSettings
+    inputs: ClassVar[frozenset[str]] = frozenset(
+        {"unit", "employee", "indicator", "activity", "evidence", "approval", "check"})
 
     def compute(self, data: PeriodData, settings: MetroSettings) -> Outcome:
         return _Computation(data, settings).run()
+
+    def partition(self, units: Sequence[Any], employees: Sequence[Employee], settings: MetroSettings,
+                  max_employees: int) -> list[list[str]]:
+        """Each employee's result depends on their own records only: runs of NIPs in order."""
+        return pack_groups([[nip] for nip in sorted({e.nip for e in employees})], max_employees)
+
+    def compute_parts(self, parts: Iterable[PeriodData], settings: MetroSettings) -> Outcome:
+        outcomes = []
+        for part in parts:
+            outcomes.append(self.compute(part, settings))
+            del part  # before the next part is read
+        return merge_by_nip(outcomes)
 
 
 class _Computation:

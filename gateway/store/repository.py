@@ -1,16 +1,40 @@
-"""Repositories over the tables. Every function takes the tenant and filters on it."""
+"""Repositories over the tables. Every function takes the tenant and filters on it.
+
+Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; ../docs/architecture.md "Performance notes"):
+
+- `stage` hashes and serialises each payload once (orjson where its bytes are provably those of the canonical
+  `json.dumps`) and inserts the chunk with one `executemany` whose values are already in the driver's form, so no
+  per-row bind processing runs.
+- Reading (`staged`, `load_period`, `iter_period`) fetches the payload text only, parses it with orjson and builds
+  the domain records without validating them again: they were validated on the way in, by `stage`'s caller, and
+  are rebuilt exactly as validation would (field order, types, pydantic's time zones, all fields set). A payload
+  whose keys are not exactly its model's fields, or a value in another form than `stage` writes, is validated in
+  full.
+  Repeated values (NIPs, unit ids, kinds, dates, small decimals) are shared between records.
+- `iter_period` also hands out a period in parts (groups of NIPs the scheme can compute one at a time), reading
+  each kind once and spilling each part's rows to a temporary file, so that memory holds one part at a time.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import pickle
+import sys
+import tempfile
+import types
+import typing
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import IO, Any
 
+import orjson
 from pydantic import BaseModel
-from sqlalchemy import Connection, Insert, Table, and_, select
+from pydantic_core import SchemaValidator, core_schema
+from sqlalchemy import Connection, Insert, Table, Text, and_, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain import (
@@ -26,6 +50,7 @@ from gateway.domain import (
     Problem,
     Programme,
     Result,
+    TteConclusion,
     Unit,
 )
 from gateway.store.tables import evidence_checks, quarantine, records, results, sync_cursors
@@ -35,6 +60,9 @@ KINDS: dict[str, type[BaseModel]] = {
     "activity": Activity, "evidence": Evidence, "approval": Approval,
     "attendance": Attendance, "programme": Programme,
 }
+# What `load_period` / `iter_period` can read: the staged kinds and the evidence checks.
+INPUTS: frozenset[str] = frozenset({*KINDS, "check"})
+_ROWS_PER_FETCH = 10_000
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
@@ -46,6 +74,50 @@ def dialect_insert(conn: Connection, table: Table) -> Any:
 
 def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _canonical(payload: dict[str, Any]) -> bytes:
+    """`json.dumps(payload, sort_keys=True, separators=(",", ":"))` as bytes, by orjson where that is the same.
+
+    orjson gives the same bytes for ASCII text without DEL and no floats (float text can differ); otherwise, or if
+    orjson refuses the value (a non-string key, an integer over 64 bits), the standard library writes it.
+    """
+    try:
+        text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = None
+    if text is None or not text.isascii() or b"\x7f" in text or _has_float(payload):
+        return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return text
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return any(_has_float(v) for v in value.values())
+    if kind is list or kind is tuple:
+        return any(_has_float(v) for v in value)
+    return kind is float
+
+
+def _executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """Execute `stmt` once per row with values already in the driver's form: no per-row bind processing.
+
+    The statement is compiled for the connection's dialect (casts such as PostgreSQL's `::JSON` included) and the
+    rows go to the driver's `executemany` as they are, positionally where the driver's parameters are positional.
+    """
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+    if compiled.positional:
+        order = compiled.positiontup or []
+        conn.exec_driver_sql(str(compiled), [tuple(row[k] for k in order) for row in rows])
+    else:
+        conn.exec_driver_sql(str(compiled), rows)
+
+
+def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """`value` as the column's type would hand it to the driver (e.g. a timestamp as SQLite text)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process is not None else value
 
 
 @dataclass
@@ -65,10 +137,11 @@ def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], 
     existing = dict(conn.execute(
         select(records.c.id, records.c.content_hash).where(
             records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(ids))).all())
+    staged_at = _driver_value(conn, records.c.staged_at, now)
     rows = []
     for rid, item in zip(ids, items, strict=True):
-        payload = item.model_dump(mode="json")
-        digest = content_hash(payload)
+        text = _canonical(item.model_dump(mode="json"))
+        digest = hashlib.sha256(text).hexdigest()
         if existing.get(rid) == digest:
             count.unchanged += 1
             continue
@@ -76,12 +149,13 @@ def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], 
             count.changed += 1
         else:
             count.new += 1
+        # The payload goes in as the canonical JSON text (the column's own serialiser would only write it again).
         rows.append({"tenant": tenant, "kind": kind, "id": rid, "period": period,
-                     "nip": getattr(item, "nip", None), "content_hash": digest, "payload": payload,
-                     "staged_at": now})
+                     "nip": getattr(item, "nip", None), "content_hash": digest, "payload": text.decode(),
+                     "staged_at": staged_at})
     if rows:
         stmt: Insert = dialect_insert(conn, records)
-        conn.execute(stmt.on_conflict_do_update(
+        _executemany(conn, stmt.on_conflict_do_update(
             index_elements=["tenant", "kind", "id"],
             set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")}), rows)
     return count
@@ -91,48 +165,366 @@ def _record_id(kind: str, item: BaseModel) -> str:
     return str(item.nip) if kind == "employee" else str(item.id)
 
 
+# Reading staged records back: trusted rebuilding ----------------------------------------------------------------
+_new = object.__new__
+_setattr = object.__setattr__
+_CACHE_LIMIT = 4096
+_DATES: dict[str, date] = {}
+_DECIMALS: dict[str, Decimal] = {}
+# String fields whose values repeat across records (people, units, kinds): one shared copy of each value.
+# (Time zones are not shared: a shared one saves 24 bytes a timestamp but setting it costs more than parsing.)
+_SHARED_TEXT = frozenset({"nip", "unit_id", "supervisor_nip", "approver_nip", "indicator_id", "kind", "description",
+                          "period", "rhk", "position", "eselon", "position_group", "level", "parent_id",
+                          "head_nip"})
+
+
+def _date(value: str) -> date:
+    found = _DATES.get(value)
+    if found is None:
+        if type(value) is not str or len(value) != 10:
+            raise ValueError(f"not a date as stored: {value!r}")
+        found = date.fromisoformat(value)
+        if len(_DATES) < _CACHE_LIMIT:
+            _DATES[value] = found
+    return found
+
+
+def _decimal(value: str) -> Decimal:
+    found = _DECIMALS.get(value)
+    if found is None:
+        if type(value) is not str:
+            raise ValueError(f"not a decimal as stored: {value!r}")
+        found = Decimal(value)
+        if len(_DECIMALS) < _CACHE_LIMIT:
+            _DECIMALS[value] = found
+    return found
+
+
+_DATETIME = SchemaValidator(core_schema.datetime_schema())
+
+
+def _datetime(value: str) -> datetime:
+    """An aware timestamp parsed as pydantic parses it (its own `TzInfo` zone), by pydantic's own parser."""
+    if type(value) is not str:
+        raise ValueError(f"not a timestamp as stored: {value!r}")
+    parsed: datetime = _DATETIME.validate_python(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"not an aware timestamp: {value!r}")
+    return parsed
+
+
+def _ints(value: list[int]) -> tuple[int, ...]:
+    if type(value) is not list or any(type(v) is not int for v in value):
+        raise ValueError(f"not a list of integers as stored: {value!r}")
+    return tuple(value)
+
+
+def _converter(annotation: Any, name: str) -> tuple[Callable[[Any], Any] | None, bool]:
+    """(conversion from the stored JSON value or None for as-is, whether None passes through) for one field."""
+    optional = False
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) != 1:
+            raise TypeError(f"field {name}: {annotation} has no trusted reader")
+        optional, annotation = True, args[0]
+        origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+        origin = typing.get_origin(annotation)
+    if annotation is str:
+        return (sys.intern if name in _SHARED_TEXT else None), optional
+    if annotation in (int, bool):
+        return None, optional
+    if annotation is Decimal:
+        return _decimal, optional
+    if annotation is datetime:
+        return _datetime, optional
+    if annotation is date:
+        return _date, optional
+    if origin is tuple and typing.get_args(annotation) == (int, ...):
+        return _ints, optional
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return annotation, optional
+    raise TypeError(f"field {name}: {annotation} has no trusted reader")
+
+
+class _Rebuild:
+    """Builds one model's records from stored payloads as validation would, without validating again.
+
+    The builder is generated from the model's fields: a field the reader cannot rebuild exactly fails at import,
+    so a new kind of field is noticed, not silently read as text.
+    """
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        if not model.model_config.get("frozen"):
+            raise TypeError(f"{model.__name__} is not frozen; its records cannot share a fields-set")
+        self.model = model
+        self.size = len(model.model_fields)
+        self.fields_set = set(model.model_fields)  # shared: frozen records never add to it
+        env: dict[str, Any] = {}
+        lines = ["def build(p):"]
+        for i, (name, info) in enumerate(model.model_fields.items()):
+            convert, optional = _converter(info.annotation, name)
+            lines.append(f"    v{i} = p[{name!r}]")
+            if convert is not None:
+                env[f"c{i}"] = convert
+                lines.append(f"    v{i} = None if v{i} is None else c{i}(v{i})" if optional else
+                             f"    v{i} = c{i}(v{i})")
+        fields = ", ".join(f"{name!r}: v{i}" for i, name in enumerate(model.model_fields))
+        lines.append(f"    return {{{fields}}}")
+        exec("\n".join(lines), env)  # noqa: S102 - source built above from the model's own field names
+        self._build: Callable[[dict[str, Any]], dict[str, Any]] = env["build"]
+
+    def make(self, values: dict[str, Any]) -> Any:
+        obj = _new(self.model)
+        _setattr(obj, "__dict__", values)
+        _setattr(obj, "__pydantic_fields_set__", self.fields_set)
+        _setattr(obj, "__pydantic_extra__", None)
+        _setattr(obj, "__pydantic_private__", None)
+        return obj
+
+    def __call__(self, payload: Any) -> Any:
+        # As many keys as fields and every field's key read by the builder (KeyError otherwise): the same keys.
+        if type(payload) is dict and len(payload) == self.size:
+            try:
+                values = self._build(payload)
+            except (KeyError, TypeError, ValueError, ArithmeticError):
+                pass
+            else:
+                return self.make(values)
+        return self.model.model_validate(payload)
+
+    def text(self, text: str | bytes) -> Any:
+        return self(orjson.loads(text))
+
+
+_REBUILD: dict[str, _Rebuild] = {kind: _Rebuild(model) for kind, model in KINDS.items()}
+_CHECK = _Rebuild(EvidenceCheck)
+_PERIOD_DATA_FIELDS = set(PeriodData.model_fields)
+
+
+def _check(evidence_id: str, actual_sha256: str | None, tte: str, tte_description: str) -> EvidenceCheck:
+    try:
+        return _CHECK.make({"evidence_id": evidence_id,
+                            "actual_sha256": None if actual_sha256 is None else sys.intern(actual_sha256),
+                            "tte": TteConclusion(tte), "tte_description": sys.intern(tte_description)})
+    except (TypeError, ValueError):
+        return EvidenceCheck(evidence_id=evidence_id, actual_sha256=actual_sha256, tte=tte,  # type: ignore[arg-type]
+                             tte_description=tte_description)
+
+
+def _stream(conn: Connection, query: Any) -> Iterator[Any]:
+    """Rows of a big query, fetched in batches (a server-side cursor on PostgreSQL)."""
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH))
+    for batch in result.partitions():
+        yield from batch
+
+
+def _kind_query(tenant: str, kind: str, months: Sequence[str] | None) -> Any:
+    query = select(cast(records.c.payload, Text)).where(records.c.tenant == tenant, records.c.kind == kind)
+    if months is not None:
+        query = query.where(records.c.period.in_(months))
+    return query.order_by(records.c.id)
+
+
+def _read_kind(conn: Connection, tenant: str, kind: str, months: Sequence[str] | None) -> list[Any]:
+    text = _REBUILD[kind].text
+    return [text(payload) for (payload,) in _stream(conn, _kind_query(tenant, kind, months))]
+
+
 def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) -> list[Any]:
     """Staged records of one kind; `period` may be a month or a quarter (its three months)."""
-    model = KINDS[kind]
-    query = select(records.c.payload).where(records.c.tenant == tenant, records.c.kind == kind)
-    if period is not None:
-        query = query.where(records.c.period.in_(Period.parse(period).months()))
-    return [model.model_validate(p) for (p,) in conn.execute(query.order_by(records.c.id))]
+    if kind not in _REBUILD:
+        raise KeyError(kind)
+    return _read_kind(conn, tenant, kind, None if period is None else Period.parse(period).months())
 
 
 def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[EvidenceCheck],
                 now: datetime) -> None:
-    rows = [{"tenant": tenant, "evidence_id": c.evidence_id, "period": period, "actual_sha256": c.actual_sha256,
-             "tte": c.tte.value, "tte_description": c.tte_description, "checked_at": now} for c in checks]
+    checked_at = None
+    rows = []
+    for c in checks:
+        if checked_at is None:
+            checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
+        rows.append({"tenant": tenant, "evidence_id": c.evidence_id, "period": period,
+                     "actual_sha256": c.actual_sha256, "tte": c.tte.value, "tte_description": c.tte_description,
+                     "checked_at": checked_at})
     if not rows:
         return
     stmt = dialect_insert(conn, evidence_checks)
-    conn.execute(stmt.on_conflict_do_update(
+    _executemany(conn, stmt.on_conflict_do_update(
         index_elements=["tenant", "evidence_id"],
         set_={c: stmt.excluded[c] for c in ("period", "actual_sha256", "tte", "tte_description", "checked_at")}),
         rows)
 
 
+def _checks_query(tenant: str, months: Sequence[str]) -> Any:
+    c = evidence_checks.c
+    return select(c.evidence_id, c.actual_sha256, c.tte, c.tte_description).where(
+        c.tenant == tenant, c.period.in_(months))
+
+
 def load_checks(conn: Connection, tenant: str, period: str) -> list[EvidenceCheck]:
-    rows = conn.execute(select(evidence_checks).where(
-        evidence_checks.c.tenant == tenant, evidence_checks.c.period.in_(Period.parse(period).months()))).mappings()
-    return [EvidenceCheck(evidence_id=r["evidence_id"], actual_sha256=r["actual_sha256"], tte=r["tte"],
-                          tte_description=r["tte_description"]) for r in rows]
+    return [_check(*row) for row in _stream(conn, _checks_query(tenant, Period.parse(period).months()))]
 
 
-def load_period(conn: Connection, tenant: str, period: str) -> PeriodData:
-    return PeriodData(
-        tenant=tenant, period=period,
-        units=tuple(staged(conn, tenant, "unit")),
-        employees=tuple(staged(conn, tenant, "employee")),
-        indicators=tuple(staged(conn, tenant, "indicator", period)),
-        activities=tuple(staged(conn, tenant, "activity", period)),
-        evidence=tuple(staged(conn, tenant, "evidence", period)),
-        approvals=tuple(staged(conn, tenant, "approval", period)),
-        checks=tuple(load_checks(conn, tenant, period)),
-        attendance=tuple(staged(conn, tenant, "attendance", period)),
-        programmes=tuple(staged(conn, tenant, "programme", period)),
-    )
+def _period_data(tenant: str, period: str, parts: dict[str, Sequence[Any]]) -> PeriodData:
+    """PeriodData from records rebuilt above (a tuple per field, every field set, as validation would give)."""
+    values: dict[str, Any] = {"tenant": tenant, "period": period}
+    for name in ("units", "employees", "indicators", "activities", "evidence", "approvals", "checks", "attendance",
+                 "programmes"):
+        values[name] = tuple(parts.get(name, ()))
+    obj = _new(PeriodData)
+    _setattr(obj, "__dict__", values)
+    _setattr(obj, "__pydantic_fields_set__", set(_PERIOD_DATA_FIELDS))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
+
+
+# PeriodData field -> the staged kind it holds; "checks" come from the evidence_checks table.
+_FIELD_KIND = {"units": "unit", "employees": "employee", "indicators": "indicator", "activities": "activity",
+               "evidence": "evidence", "approvals": "approval", "checks": "check", "attendance": "attendance",
+               "programmes": "programme"}
+_PERIOD_KINDS = ("indicator", "activity", "evidence", "approval", "attendance", "programme")
+
+
+def _wanted(kinds: Collection[str] | None) -> frozenset[str]:
+    if kinds is None:
+        return INPUTS
+    unknown = set(kinds) - INPUTS
+    if unknown:
+        raise ValueError(f"unknown kinds {sorted(unknown)}; known: {', '.join(sorted(INPUTS))}")
+    return frozenset(kinds)
+
+
+def load_period(conn: Connection, tenant: str, period: str, *, kinds: Collection[str] | None = None) -> PeriodData:
+    """Everything staged for the period (a month, or a quarter's three months), as one PeriodData.
+
+    `kinds` (unit, employee, indicator, activity, evidence, approval, check, attendance, programme) limits what is
+    read to what a scheme uses (its `inputs`); the others are left empty. Default: everything.
+    """
+    return next(iter_period(conn, tenant, period, None, kinds=kinds))
+
+
+def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Collection[str]] | None = None, *,
+                kinds: Collection[str] | None = None, spill_dir: str | None = None) -> Iterator[PeriodData]:
+    """The period's data, whole (`groups` None: one PeriodData, what `load_period` returns) or in parts.
+
+    With `groups` (sets of NIPs, e.g. a scheme's `partition`), one PeriodData per group, in order: every part has
+    all units (and programmes, which belong to units); the employees of its group; and the indicators, activities,
+    attendance of those NIPs, with the evidence and approvals of those activities and the checks of that evidence.
+    Records of a NIP in no group (and evidence or checks whose activity is not staged) go with the first part, so
+    the parts together hold exactly the whole. Each kind is read once: rows are routed to their part as they come,
+    in id order, and written to a temporary file per part (in `spill_dir`), so memory holds one part at a time.
+    """
+    months = Period.parse(period).months()
+    wanted = _wanted(kinds)
+    units = _read_kind(conn, tenant, "unit", None) if "unit" in wanted else []
+    employees = _read_kind(conn, tenant, "employee", None) if "employee" in wanted else []
+    programmes = _read_kind(conn, tenant, "programme", months) if "programme" in wanted else []
+    if groups is None:
+        parts: dict[str, Sequence[Any]] = {"units": units, "employees": employees, "programmes": programmes}
+        for name, kind in _FIELD_KIND.items():
+            if name not in parts:
+                parts[name] = (load_checks(conn, tenant, period) if kind == "check" else
+                               _read_kind(conn, tenant, kind, months)) if kind in wanted else []
+        yield _period_data(tenant, period, parts)
+        return
+    part_of = {nip: index for index, nips in enumerate(groups) for nip in nips}
+    with _Spill(len(groups), spill_dir) as spill:
+        for name, kind in _FIELD_KIND.items():
+            if kind in wanted and kind in _PERIOD_KINDS and kind != "programme":
+                spill.route(name, _routed_rows(conn, tenant, kind, months), part_of)
+        if "check" in wanted:
+            spill.route("checks", _routed_checks(conn, tenant, months), part_of)
+        by_part: list[list[Any]] = [[] for _ in groups]
+        for emp in employees:
+            by_part[part_of.get(emp.nip, 0)].append(emp)
+        for index in range(len(groups)):
+            parts = {"units": units, "employees": by_part[index], "programmes": programmes}
+            for name, texts in spill.read(index):
+                rebuild = _check_text if name == "checks" else _REBUILD[_FIELD_KIND[name]].text
+                parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[union-attr]
+            yield _period_data(tenant, period, parts)
+            by_part[index] = []
+
+
+def _check_text(text: str | bytes) -> EvidenceCheck:
+    return _check(*orjson.loads(text))
+
+
+def _routed_rows(conn: Connection, tenant: str, kind: str, months: Sequence[str]) -> Iterator[tuple[Any, str]]:
+    """(NIP, payload text) of one kind's rows, in id order: evidence and approvals take their activity's NIP."""
+    if kind not in ("evidence", "approval"):
+        query = select(records.c.nip, cast(records.c.payload, Text)).where(
+            records.c.tenant == tenant, records.c.kind == kind, records.c.period.in_(months)).order_by(records.c.id)
+        return _stream(conn, query)
+    item, act = records.alias("item"), records.alias("act")
+    query = (select(act.c.nip, cast(item.c.payload, Text))
+             .select_from(item.outerjoin(act, and_(act.c.tenant == item.c.tenant, act.c.kind == "activity",
+                                                   act.c.id == item.c.payload["activity_id"].as_string())))
+             .where(item.c.tenant == tenant, item.c.kind == kind, item.c.period.in_(months))
+             .order_by(item.c.id))
+    return _stream(conn, query)
+
+
+def _routed_checks(conn: Connection, tenant: str, months: Sequence[str]) -> Iterator[tuple[Any, bytes]]:
+    """(NIP, check as JSON) of the period's checks: the NIP of the activity of the evidence checked."""
+    c = evidence_checks.c
+    ev, act = records.alias("ev"), records.alias("act")
+    query = (select(act.c.nip, c.evidence_id, c.actual_sha256, c.tte, c.tte_description)
+             .select_from(evidence_checks
+                          .outerjoin(ev, and_(ev.c.tenant == c.tenant, ev.c.kind == "evidence",
+                                              ev.c.id == c.evidence_id))
+                          .outerjoin(act, and_(act.c.tenant == c.tenant, act.c.kind == "activity",
+                                               act.c.id == ev.c.payload["activity_id"].as_string())))
+             .where(c.tenant == tenant, c.period.in_(months)))
+    dumps = orjson.dumps
+    return ((nip, dumps(rest)) for nip, *rest in _stream(conn, query))
+
+
+class _Spill:
+    """One temporary file per part: rows are appended as pickled batches of (PeriodData field, [payload text])."""
+
+    BATCH = 5_000
+
+    def __init__(self, parts: int, spill_dir: str | None) -> None:
+        self.files: list[IO[bytes]] = [tempfile.TemporaryFile(prefix="period-part-", dir=spill_dir)
+                                       for _ in range(parts)]
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for f in self.files:
+            f.close()
+
+    def route(self, name: str, rows: Iterable[tuple[Any, Any]], part_of: dict[str, int]) -> None:
+        buffers: list[list[Any]] = [[] for _ in self.files]
+        files, limit, where = self.files, self.BATCH, part_of.get
+        for nip, text in rows:
+            index = where(nip, 0)
+            buffer = buffers[index]
+            buffer.append(text)
+            if len(buffer) >= limit:
+                pickle.dump((name, buffer), files[index], protocol=pickle.HIGHEST_PROTOCOL)
+                buffer.clear()
+        for index, buffer in enumerate(buffers):
+            if buffer:
+                pickle.dump((name, buffer), files[index], protocol=pickle.HIGHEST_PROTOCOL)
+
+    def read(self, index: int) -> Iterator[tuple[str, list[Any]]]:
+        f = self.files[index]
+        f.flush()
+        f.seek(0)
+        while True:
+            try:
+                yield pickle.load(f)  # noqa: S301 - our own temporary file, written above
+            except EOFError:
+                break
+        f.close()
 
 
 def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: Iterable[Problem],
@@ -153,8 +545,8 @@ def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: 
 
 def list_quarantine(conn: Connection, tenant: str, period: str | None = None) -> list[dict[str, Any]]:
     query = select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.resolved_at.is_(None))
-    if period is not None:
-        query = query.where(quarantine.c.period.in_((period, "")))
+    if period is not None:  # a quarter also shows what its months' syncs held back
+        query = query.where(quarantine.c.period.in_(sorted({period, "", *Period.parse(period).months()})))
     return [dict(r) for r in conn.execute(query.order_by(quarantine.c.id)).mappings()]
 
 
