@@ -29,12 +29,24 @@ def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def periods_due(today: date, payment: str, grace_days: int) -> tuple[str, str]:
-    """(the open period to keep pulling, the closed period to compute) as of `today` (WIB)."""
+@dataclass(frozen=True)
+class Due:
+    """What a tick does for one tenant: periods to pull, and the last closed period to compute."""
+
+    pull: tuple[str, ...]
+    compute: str
+
+
+def periods_due(today: date, payment: str, grace_days: int) -> Due:
+    """As of `today` (WIB): pull the open period and, during its grace days, the one that just ended (late
+    evidence and approvals still arrive); compute the last period whose grace days are over."""
     label = quarter_of if payment == "quarterly" else month_of
-    closed_day = today - timedelta(days=grace_days)
-    current = Period.parse(label(closed_day))
-    return label(today), label(current.first - timedelta(days=1))
+    current = Period.parse(label(today))
+    previous = label(current.first - timedelta(days=1))
+    settled = Period.parse(label(today - timedelta(days=grace_days)))
+    closed = label(settled.first - timedelta(days=1))
+    pull = (current.label,) if closed == previous else (current.label, previous)
+    return Due(pull=pull, compute=closed)
 
 
 @dataclass
@@ -50,7 +62,8 @@ class Daemon:
                  grace_days: int = 7, wait: Callable[[float], bool] | None = None,
                  tenants: list[str] | None = None) -> None:
         self.pipeline, self.clock, self.interval, self.grace_days = pipeline, clock, interval_seconds, grace_days
-        self.tenants = tenants  # None: every configured tenant
+        # None: the settings' daemon_tenants, or every configured tenant when that is empty.
+        self.tenants = tenants if tenants is not None else (pipeline.settings.daemon_tenants or None)
         self.stop_event = threading.Event()
         self._wait = wait or self.stop_event.wait
 
@@ -62,15 +75,16 @@ class Daemon:
                 break
             if self.tenants is not None and tenant not in self.tenants:
                 continue
-            open_period, closed_period = periods_due(today, config.payment, self.grace_days)
+            due = periods_due(today, config.payment, self.grace_days)
             try:
-                self.pipeline.sync(tenant, open_period)
-                self.pipeline.verify(tenant, open_period)
-                report.pulled.append(f"{tenant}/{open_period}")
-                self.pipeline.sync(tenant, closed_period)
-                self.pipeline.verify(tenant, closed_period)
-                self.pipeline.compute(tenant, closed_period)
-                report.computed.append(f"{tenant}/{closed_period}")
+                for period in due.pull:
+                    self.pipeline.sync(tenant, period)
+                    self.pipeline.verify(tenant, period)
+                    report.pulled.append(f"{tenant}/{period}")
+                self.pipeline.sync(tenant, due.compute)
+                self.pipeline.verify(tenant, due.compute)
+                self.pipeline.compute(tenant, due.compute)
+                report.computed.append(f"{tenant}/{due.compute}")
             except GatewayError as exc:
                 report.errors.append(f"{tenant}: {exc}")
                 log.error("daemon.tenant_failed", tenant=tenant, error=str(exc))

@@ -19,14 +19,26 @@ def mask_nip(text: str) -> str:
     return _NIP.sub(r"\1**********\2", text)
 
 
+_PERSONAL_KEYS = ("name", "nama", "bank_account", "nomor_rekening", "npwp", "nik", "tax_id")
+
+
+def _mask(key: str, value: Any) -> Any:
+    lowered = key.lower()
+    if any(word in lowered for word in _SECRET_KEYS) or lowered in _PERSONAL_KEYS:
+        return "***"
+    if isinstance(value, str):
+        return mask_nip(value)
+    if isinstance(value, dict):
+        return {k: _mask(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(key, v) for v in value]
+    return value
+
+
 def mask_personal_data(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Secrets, names, bank accounts and tax ids hidden; NIPs cut down; nested values too."""
     for key, value in list(event.items()):
-        if any(word in key.lower() for word in _SECRET_KEYS):
-            event[key] = "***"
-        elif key in ("name", "nama", "bank_account"):
-            event[key] = "***"
-        elif isinstance(value, str):
-            event[key] = mask_nip(value)
+        event[key] = _mask(key, value)
     return event
 
 
@@ -35,6 +47,9 @@ def configure(level: str = "WARNING", json: bool = False) -> None:
     # pyhanko logs every untrusted signature with a traceback; the verdict already says it, once.
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    # httpx and httpcore log each request's URL at INFO, outside our masking: a URL may carry a NIP.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from gateway import feed
@@ -130,10 +131,10 @@ class Pipeline:
         cursor_name = f"ekinerja.{stream}" + (f".{month}" if month else "")
         with self.engine.connect() as conn:
             cursor = repo.get_cursor(conn, tenant, cursor_name)
-        seen: dict[str, str] = {}
+        seen: dict[str, tuple[str, str]] = {}
         count = report.staged.setdefault(kind, StageCount())
         for page in self.bkn.stream(stream, month, cursor):
-            kept, page_problems = _drop_duplicates(stream, page.records, page.raw, seen)
+            kept, page_problems = _drop_duplicates(stream, page.records, page.stamps, seen)
             self._stage_page(tenant, kind, month, page, kept, page_problems, report, count, cursor_name)
         log.info("sync.stream", tenant=tenant, stream=stream, period=month, new=count.new, changed=count.changed)
 
@@ -210,8 +211,12 @@ class Pipeline:
     # compute ------------------------------------------------------------------------------------------------
     def compute(self, tenant: str, period: str) -> ComputeReport:
         config = self._tenant(tenant)
-        scheme = get_scheme(config.scheme)
-        scheme_settings = scheme.settings_model.model_validate(config.settings)
+        try:
+            scheme = get_scheme(config.scheme)
+            scheme_settings = scheme.settings_model.model_validate(config.settings)
+        except (KeyError, ValidationError) as exc:
+            raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
+                                     f"{exc}; fix the [tenants.{tenant}] section") from exc
         with self.engine.connect() as conn:
             data = repo.load_period(conn, tenant, period)
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
@@ -272,19 +277,23 @@ def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
             "previous_amount": previous.amount if previous else None}
 
 
-def _drop_duplicates(stream: str, items: list[Any], raw: dict[str, Any], seen: dict[str, str]
+def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]]
                      ) -> tuple[list[Any], list[Problem]]:
-    """The same id twice in one sync: identical content is kept once; different content is quarantined."""
-    kept, problems = [], []
-    for item in items:
+    """The same id twice in one sync. Identical content: kept once. A copy with a later updatedAt: the record
+    changed upstream while we paged (keyset paging reads it again), so the newer copy wins. Different content
+    under the same or an older updatedAt: upstream is inconsistent, the later copy is quarantined."""
+    kept: dict[str, Any] = {}
+    problems = []
+    for item, stamp in zip(items, stamps or [""] * len(items), strict=True):
         rid = str(getattr(item, "nip" if stream == "pegawai" else "id"))
         digest = hashlib.sha256(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-        if rid not in seen:
-            seen[rid] = digest
-            kept.append(item)
-        elif seen[rid] != digest:
+        prior = seen.get(rid)
+        if prior is None or (prior[0] != digest and stamp > prior[1]):
+            seen[rid] = (digest, stamp)
+            kept[rid] = item  # a newer copy in the same page replaces the older one
+        elif prior[0] != digest:
             problems.append(Problem(record_kind=stream, record_id=rid, rule="duplicate-id",
                                     nip=getattr(item, "nip", None),
-                                    message=f"{stream} {rid} came twice in one sync with different content; "
-                                            "the first copy was kept, ask BKN which one is right"))
-    return kept, problems
+                                    message=f"{stream} {rid} came twice in one sync with different content and no "
+                                            "newer updatedAt; the first copy was kept, ask BKN which one is right"))
+    return list(kept.values()), problems

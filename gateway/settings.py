@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     relay_max_attempts: int = 8
 
     tenants: dict[str, TenantConfig] = {}
+    # The tenants `gateway run` works for (GATEWAY_DAEMON_TENANTS='["metro"]'); empty: every configured tenant.
+    # Each deployment holds one instansi's BKN credentials, so it normally names exactly one.
+    daemon_tenants: list[str] = []
 
     @classmethod
     def settings_customise_sources(

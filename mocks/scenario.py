@@ -160,6 +160,9 @@ def document_bytes(scenario: Scenario) -> dict[str, bytes]:
     out = {}
     for e in scenario.evidence:
         if e.document_id is not None:
+            if e.document_id not in pool:
+                raise ValueError(f"evidence {e.id}: document_id {e.document_id!r} is not in the scenario's "
+                                 "documents")
             out[e.id] = pool[e.document_id]
         elif e.content is not None:
             out[e.id] = e.content.encode()

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from gateway.bootstrap import build_mock_pipeline
@@ -141,8 +142,17 @@ def test_cli_outbox_retry_is_audited(tmp_path: Path) -> None:
     assert _cli(tmp_path, "demo").exit_code == 0
     missing = _cli(tmp_path, "outbox", "retry", "-t", "metro", "1", "--reason", "bank fixed")
     assert missing.exit_code == 2  # row 1 was delivered, not dead
+    from sqlalchemy import create_engine, update
+
+    from gateway.store.tables import outbox
+    engine = create_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    with engine.begin() as conn:  # payroll refused this batch for good
+        conn.execute(update(outbox).where(outbox.c.id == 1).values(status="dead", last_error="422"))
+    assert _cli(tmp_path, "outbox", "retry", "-t", "metro", "1", "--reason", "bank fixed").exit_code == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(outbox.c.status).where(outbox.c.id == 1)).scalar_one() == "pending"
     verified = _cli(tmp_path, "audit", "verify", "-t", "metro")
-    assert verified.exit_code == 0 and "50 entries, chain intact" in verified.output
+    assert verified.exit_code == 0 and "51 entries, chain intact" in verified.output  # 50 results + the retry
 
 
 def test_cli_report_formats(tmp_path: Path) -> None:
@@ -151,3 +161,33 @@ def test_cli_report_formats(tmp_path: Path) -> None:
     shown = _cli(tmp_path, "report", "-t", "metro", "-p", "2026-03", "-f", "json")
     assert shown.exit_code == 0 and len(json.loads(shown.output)["opds"]) == 4
     assert _cli(tmp_path, "report", "-t", "metro", "-p", "2026-03", "-f", "pdf").exit_code == 2
+
+
+def test_records_changing_during_a_sync_are_staged_in_their_new_form(db_url: str, clock: FakeClock) -> None:
+    from mocks.faults import Fault
+
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.aktivitas", Fault(kind="records-change", records=3, after=2, times=1))
+    pipeline = build_mock_pipeline(Settings(database_url=db_url, page_size=50), world, clock=clock, sleep=no_sleep)
+    pipeline.sync("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        staged = repo.staged(conn, "metro", "activity", "2026-03")
+        rules = {q["rule"] for q in repo.list_quarantine(conn, "metro", "2026-03")}
+    assert len(staged) == len(METRO.activities)
+    assert sum(a.description.endswith(" (diubah)") for a in staged) == 3  # the newer copies won
+    assert "duplicate-id" not in rules
+
+
+def test_the_same_id_with_other_content_and_no_newer_stamp_is_quarantined(db_url: str, clock: FakeClock) -> None:
+    world = MockWorld(METRO)
+    rows = world.bkn.streams["aktivitas"]
+    twin = dict(rows[0], jumlah="9")  # same id, same updatedAt, other content
+    rows.insert(1, twin)
+    world.bkn.invalidate()
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock, sleep=no_sleep)
+    pipeline.sync("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        held = [q for q in repo.list_quarantine(conn, "metro", "2026-03") if q["rule"] == "duplicate-id"]
+        staged = {a.id: a for a in repo.staged(conn, "metro", "activity", "2026-03")}
+    assert [q["record_id"] for q in held] == [rows[0]["id"]]
+    assert str(staged[rows[0]["id"]].quantity) == rows[0]["jumlah"]  # the first copy was kept

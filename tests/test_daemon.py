@@ -14,15 +14,18 @@ from mocks import MockWorld, Scenario
 from tests.conftest import FakeClock
 
 
-@pytest.mark.parametrize(("today", "payment", "expected"), [
-    (date(2026, 4, 10), "monthly", ("2026-04", "2026-03")),
-    (date(2026, 4, 5), "monthly", ("2026-04", "2026-02")),  # March is still in its 7 grace days
-    (date(2026, 1, 9), "monthly", ("2026-01", "2025-12")),
-    (date(2026, 4, 10), "quarterly", ("2026-Q2", "2026-Q1")),
-    (date(2026, 4, 3), "quarterly", ("2026-Q2", "2025-Q4")),
+@pytest.mark.parametrize(("today", "payment", "pull", "compute"), [
+    (date(2026, 4, 10), "monthly", ("2026-04",), "2026-03"),
+    # March is still in its 7 grace days: pulled with April, not computed yet; February is computed (again).
+    (date(2026, 4, 5), "monthly", ("2026-04", "2026-03"), "2026-02"),
+    (date(2026, 1, 9), "monthly", ("2026-01",), "2025-12"),
+    (date(2026, 1, 3), "monthly", ("2026-01", "2025-12"), "2025-11"),
+    (date(2026, 4, 10), "quarterly", ("2026-Q2",), "2026-Q1"),
+    (date(2026, 4, 3), "quarterly", ("2026-Q2", "2026-Q1"), "2025-Q4"),
 ])
-def test_periods_due(today: date, payment: str, expected: tuple[str, str]) -> None:
-    assert periods_due(today, payment, grace_days=7) == expected
+def test_periods_due(today: date, payment: str, pull: tuple[str, ...], compute: str) -> None:
+    due = periods_due(today, payment, grace_days=7)
+    assert (due.pull, due.compute) == (pull, compute)
 
 
 def test_a_tick_computes_the_closed_month_and_delivers_it(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
@@ -57,3 +60,14 @@ def test_stop_ends_the_loop_before_the_next_tick(tmp_path, clock: FakeClock) -> 
     daemon = Daemon(pipeline, clock=clock, tenants=["metro"])
     daemon.stop()
     assert daemon.run() == 0
+
+
+def test_bad_scheme_settings_are_reported_for_that_tenant_and_the_loop_goes_on(tmp_path, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    clock.now = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/d.db")
+    broken = settings.tenants["metro"].model_copy(update={"settings": {"cap": "-1"}})
+    settings = settings.model_copy(update={"tenants": {**settings.tenants, "metro": broken}})
+    pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")), clock=clock)
+    report = Daemon(pipeline, clock=clock, tenants=["metro"]).tick()
+    assert report.computed == [] and len(report.errors) == 1
+    assert "metro" in report.errors[0] and "cap" in report.errors[0]

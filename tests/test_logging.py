@@ -36,3 +36,12 @@ def test_configured_logger_masks_nips_names_and_secrets() -> None:
     assert event["nama"] == event["bank_account"] == event["api_key"] == "***"
     assert "198803032012032003" not in out.getvalue() and "secret-key" not in out.getvalue()
     assert event["url"].endswith("1988**********2003")
+
+
+def test_nested_values_and_tax_ids_are_masked_too() -> None:
+    from gateway.logsetup import mask_personal_data
+
+    event = mask_personal_data(None, "info", {"event": "x", "lines": [{"nip": "198803032012032003", "npwp": "1"}],
+                                              "payload": {"nama": "Dewi", "note": "for 198803032012032003"}})
+    assert event["lines"] == [{"nip": "1988**********2003", "npwp": "***"}]
+    assert event["payload"] == {"nama": "***", "note": "for 1988**********2003"}

@@ -95,8 +95,9 @@ def test_operator_retry_puts_a_dead_batch_back_in_the_queue(engine: Engine, cloc
     relay = Relay(engine, {"payroll": recorder}, clock=clock)
     relay.run_once()
     row_id = rows(engine)[0]["id"]
-    assert retry_dead(engine, "metro", row_id, clock()) is True
-    assert retry_dead(engine, "other-tenant", row_id, clock()) is False  # scoped by tenant
+    with engine.begin() as conn:
+        assert retry_dead(conn, "other-tenant", row_id, clock()) is False  # scoped by tenant
+        assert retry_dead(conn, "metro", row_id, clock()) is True
     assert relay.run_once().delivered == 1
     assert rows(engine)[0]["status"] == "delivered"
 

@@ -140,6 +140,9 @@ def run(
         pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")))
     else:
         pipeline = build_pipeline(settings)
+        if settings.feed_broker_url.startswith("memory://"):
+            console.print("[yellow]GATEWAY_FEED_BROKER_URL is memory://: feed events stay inside this process; "
+                          "set an amqp:// or redis:// broker for other teams to read them[/yellow]")
     # A mock world holds one tenant's data, as real credentials see only their own instansi.
     daemon = Daemon(pipeline, clock=utc_now, interval_seconds=interval, grace_days=grace_days,
                     tenants=["metro"] if mock else None)
@@ -285,12 +288,11 @@ def outbox_retry(tenant: TenantOpt, row_id: Annotated[int, typer.Argument(help="
     from gateway.outbox import retry_dead
     from gateway.store import audit
 
-    engine = _engine()
     now = datetime.now(UTC)
-    if not retry_dead(engine, tenant, row_id, now):
-        console.print(f"[red]no dead outbox row {row_id} for tenant {tenant}[/red]")
-        raise typer.Exit(2)
-    with engine.begin() as conn:
+    with _engine().begin() as conn:  # the requeue and its audit entry commit together
+        if not retry_dead(conn, tenant, row_id, now):
+            console.print(f"[red]no dead outbox row {row_id} for tenant {tenant}[/red]")
+            raise typer.Exit(2)
         audit.append(conn, tenant, _operator(), "outbox.retry", [(str(row_id), {"reason": reason})], now)
     console.print(f"outbox row {row_id} is queued again; the next relay pass sends it")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,7 @@ class Page:
     cursor: str | None
     offset: int
     total: int
+    stamps: list[str] = field(default_factory=list)  # each record's upstream updatedAt, aligned with `records`
 
 
 class BknClient(HttpBase):
@@ -155,6 +156,7 @@ class BknClient(HttpBase):
             body = siasn.Envelope.model_validate(self.json("GET", f"{self.ekinerja_url}/{name}", params=params))
             rows = body.data if isinstance(body.data, list) else []
             records: list[BaseModel] = []
+            stamps: list[str] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
             last = after
@@ -164,6 +166,7 @@ class BknClient(HttpBase):
                 try:
                     wire = model.model_validate(row)
                     records.append(_to_domain(name, wire))
+                    stamps.append(wire.updatedAt.isoformat())
                 except (ValidationError, ValueError, ArithmeticError) as exc:
                     nip = row.get("nip") or row.get("nipBaru")  # may be malformed too, e.g. a number
                     problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
@@ -172,7 +175,7 @@ class BknClient(HttpBase):
                 stamp = row.get("updatedAt")
                 if isinstance(stamp, str):
                     last = f"{stamp}|{rid}"
-            yield Page(name, records, problems, raw, last, read, body.count or 0)
+            yield Page(name, records, problems, raw, last, read, body.count or 0, stamps)
             read += len(rows)
             if len(rows) < self.page_size:
                 return

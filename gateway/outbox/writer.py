@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, select, update
 
 from gateway.domain import Result
 from gateway.store.repository import dialect_insert
@@ -83,13 +83,13 @@ def insert_row(conn: Connection, tenant: str, period: str, destination: str, agg
     return inserted.first() is not None
 
 
-def retry_dead(engine: Engine, tenant: str, row_id: int, now: datetime) -> bool:
-    """Operator action: put a dead-lettered row back in the queue with a fresh attempt count."""
-    with engine.begin() as conn:
-        done = conn.execute(update(outbox).where(
-            outbox.c.tenant == tenant, outbox.c.id == row_id, outbox.c.status == "dead").values(
-            status="pending", attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None))
-        return done.rowcount == 1
+def retry_dead(conn: Connection, tenant: str, row_id: int, now: datetime) -> bool:
+    """Operator action: put a dead-lettered row back in the queue with a fresh attempt count (in the caller's
+    transaction, so that its audit entry commits with it)."""
+    done = conn.execute(update(outbox).where(
+        outbox.c.tenant == tenant, outbox.c.id == row_id, outbox.c.status == "dead").values(
+        status="pending", attempts=0, next_attempt_at=now, lease_owner=None, lease_until=None))
+    return done.rowcount == 1
 
 
 def enqueue_events(conn: Connection, tenant: str, period: str, events: Sequence[Any], now: datetime,

@@ -114,7 +114,7 @@ outbox = Table(
     Column("aggregate", String(128), nullable=False),  # ordering key: tenant/period/opd
     Column("idempotency_key", String(128), nullable=False, unique=True),
     Column("payload", JSON, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("status", String(16), nullable=False),  # pending | submitted (awaiting acknowledgement) | delivered | dead
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("lease_owner", String(64), nullable=True),

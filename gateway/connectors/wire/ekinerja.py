@@ -1,7 +1,9 @@
 """BKN e-Kinerja integration contract: the gateway's own (docs/contracts/ekinerja.md).
 
-SIASN-style auth and envelope; every listing is paged by `limit`/`offset`, filtered by `periode` and
-`updated_since`, and ordered by (`updatedAt`, `id`). Dates are `dd-mm-yyyy`, times ISO 8601 with offset.
+SIASN-style auth and envelope; every listing is ordered by (`updatedAt`, `id`), filtered by `periode`, and paged
+by keyset: `after=<updatedAt>|<id>` (rows strictly after that one) with `limit`; `updated_since` (inclusive) and
+`offset` are accepted too. `count` is the size of the whole filtered listing. Dates are `dd-mm-yyyy`, times
+ISO 8601 with offset.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 
 class EvidenceVerdict(BaseModel):
-    verdict_id: str  # tenant:evidence_id:document hash — the same verdict is the same id
+    verdict_id: str  # tenant:evidence_id:document hash:TTE conclusion — the same verdict is the same id
     tenant: str
     period: str
     evidence_id: str
