@@ -4,7 +4,7 @@
     python3 bench/compute_65k.py --employees 10000 --only dki     # a smaller run of one scenario
     python3 bench/compute_65k.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
     python3 bench/compute_65k.py --database-url sqlite:////tmp/b.db --skip-stage   # reuse what a run staged
-    python3 bench/compute_65k.py --before                         # also the previous loader, for comparison
+    python3 bench/compute_65k.py --before metro                   # also the previous loader, for comparison
 
 Scenarios: `metro` 2026-03 (generated with bad share 0.02) and `dki` 2026-Q1 (bad share 0.02), each staged from
 `mocks.generator.iter_records` with the store's own `repository.stage` (bench/_staging.py: chunks of 5,000 rows,
@@ -15,9 +15,10 @@ high-water mark (ru_maxrss, i.e. VmHWM; "over" = above the process's size after 
   stage    generate and stage the inputs (set-up: printed, not part of the comparison)
   raw      the baseline: fetch the payload text of the rows the scheme reads and parse it with orjson, nothing else
   load     `repository.load_period(..., kinds=scheme.inputs)`: the domain records, whole period
-  compute  load + `scheme.compute` on the whole period (supervisor cycles taken out first, as the pipeline does)
-  parts    the same from the store in parts: `plan_parts` (groups of at most --max-employees NIPs; DKI: whole
-           OPD subtrees), `repository.iter_period` and `compute_in_parts`, one part in memory at a time
+  compute  the whole period: `repository.iter_period` (one part) and `compute_in_parts` (`scheme.compute` with
+           cyclic GC paused); employees in a supervisor cycle are taken out first, as the pipeline does
+  parts    the same in parts: `plan_parts` (groups of at most --max-employees NIPs; DKI: whole OPD subtrees), then
+           `iter_period` and `compute_in_parts`, one part in memory at a time
   before   (--before) the previous loader (every kind, `model_validate` row by row) + compute, for comparison
 
 Printed per scenario: records, times, peak memory, load/raw and compute/load ratios (aim: compute adds less than the
@@ -158,25 +159,9 @@ def phase_load(args: argparse.Namespace) -> dict[str, Any]:
     return {"seconds": seconds, "rows": sum(counts.values()), "counts": counts}
 
 
-def phase_compute(args: argparse.Namespace) -> dict[str, Any]:
-    from gateway.store import make_engine
-    from gateway.store import repository as repo
-
-    tenant, period = SCENARIOS[args.scenario]
-    scheme, settings = scheme_and_settings(tenant)
-    engine = make_engine(args.database_url, migrate=False)
-    started = time.perf_counter()
-    with engine.connect() as conn:
-        data = repo.load_period(conn, tenant, period, kinds=scheme.inputs)
-    loaded = time.perf_counter()
-    data, cycles = without_cycles(data)
-    outcome = scheme.compute(data, settings)
-    outcome.problems.extend(cycles)
-    done = time.perf_counter()
-    return {"load_s": loaded - started, "compute_s": done - loaded, **summary(outcome)}
-
-
-def phase_parts(args: argparse.Namespace) -> dict[str, Any]:
+def compute_from_store(args: argparse.Namespace, split: bool) -> dict[str, Any]:
+    """What the pipeline's compute step does, on one code path whole or in parts: plan the parts (none when whole),
+    read them with `iter_period` and compute them with `compute_in_parts`; supervisor cycles are taken out first."""
     from gateway.domain.validation import supervisor_cycles
     from gateway.mappings import compute_in_parts, plan_parts
     from gateway.store import make_engine
@@ -188,12 +173,14 @@ def phase_parts(args: argparse.Namespace) -> dict[str, Any]:
     load_s = 0.0
     started = time.perf_counter()
     with engine.connect() as conn:
-        units, employees = repo.staged(conn, tenant, "unit"), repo.staged(conn, tenant, "employee")
+        employees = repo.staged(conn, tenant, "employee")
         cycles = supervisor_cycles(employees)
         looped = {p.record_id for p in cycles}
-        groups = plan_parts(scheme, units, [e for e in employees if e.nip not in looped], settings,
-                            args.max_employees)
-        del units, employees
+        groups = None
+        if split:
+            groups = plan_parts(scheme, repo.staged(conn, tenant, "unit"),
+                                [e for e in employees if e.nip not in looped], settings, args.max_employees)
+        del employees
         planned = time.perf_counter()
         parts = repo.iter_period(conn, tenant, period, groups, kinds=scheme.inputs)
 
@@ -205,15 +192,27 @@ def phase_parts(args: argparse.Namespace) -> dict[str, Any]:
                 load_s += time.perf_counter() - begun
                 if part is None:
                     return
-                yield part.model_copy(update={"employees": tuple(e for e in part.employees if e.nip not in looped)})
+                if looped:
+                    part = part.model_copy(update={"employees": tuple(e for e in part.employees
+                                                                      if e.nip not in looped)})
+                yield part
                 del part
 
         outcome = compute_in_parts(scheme, timed_parts(), settings)
         outcome.problems.extend(cycles)
     total = time.perf_counter() - started
-    return {"plan_s": planned - started, "load_s": load_s, "compute_s": total - (planned - started) - load_s,
-            "seconds": total, "groups": len(groups) if groups else 1,
-            "largest": max(len(g) for g in groups) if groups else None, **summary(outcome)}
+    plan_s = planned - started
+    return {"plan_s": plan_s, "load_s": load_s, "compute_s": total - plan_s - load_s, "seconds": total,
+            "groups": len(groups) if groups else 1, "largest": max(len(g) for g in groups) if groups else None,
+            **summary(outcome)}
+
+
+def phase_compute(args: argparse.Namespace) -> dict[str, Any]:
+    return compute_from_store(args, split=False)
+
+
+def phase_parts(args: argparse.Namespace) -> dict[str, Any]:
+    return compute_from_store(args, split=True)
 
 
 def phase_before(args: argparse.Namespace) -> dict[str, Any]:
@@ -296,13 +295,14 @@ def report(args: argparse.Namespace, scenario: str) -> None:
     print(f"  load      {load['seconds']:8.1f} s   {load['rows']:,} records "
           f"({load['rows'] / load['seconds']:,.0f}/s) {load['counts']}; {mem(load)}", flush=True)
     comp = run_phase(args, "compute", scenario)
-    print(f"  compute   {comp['load_s'] + comp['compute_s']:8.1f} s   load {comp['load_s']:.1f} s + compute "
-          f"{comp['compute_s']:.1f} s; {mem(comp)}", flush=True)
+    print(f"  compute   {comp['seconds']:8.1f} s   whole period: employees and cycles {comp['plan_s']:.1f} s + load "
+          f"{comp['load_s']:.1f} s + compute {comp['compute_s']:.1f} s; {mem(comp)}", flush=True)
     parts = run_phase(args, "parts", scenario)
-    print(f"  parts     {parts['seconds']:8.1f} s   {parts['groups']} parts (largest {parts['largest']} NIPs): plan "
-          f"{parts['plan_s']:.1f} s + load {parts['load_s']:.1f} s + compute {parts['compute_s']:.1f} s; "
-          f"{mem(parts)}", flush=True)
-    before = run_phase(args, "before", scenario) if args.before else None
+    print(f"  parts     {parts['seconds']:8.1f} s   {parts['groups']} parts (largest {parts['largest']} NIPs): "
+          f"employees, cycles, partition {parts['plan_s']:.1f} s + load {parts['load_s']:.1f} s + compute "
+          f"{parts['compute_s']:.1f} s; {mem(parts)}", flush=True)
+    before = run_phase(args, "before", scenario) if args.before is not None and (
+        not args.before or scenario in args.before) else None
     if before:
         print(f"  before    {before['load_s'] + before['compute_s']:8.1f} s   previous loader: load "
               f"{before['load_s']:.1f} s (every kind) + compute {before['compute_s']:.1f} s; {mem(before)}",
@@ -327,7 +327,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a SQLite file in a temporary directory")
     parser.add_argument("--skip-stage", action="store_true", help="the database holds the inputs already")
     parser.add_argument("--max-employees", type=int, default=5_000, help="NIPs per part in the parts phase")
-    parser.add_argument("--before", action="store_true", help="also the previous loader (needs much memory)")
+    parser.add_argument("--before", nargs="*", choices=sorted(SCENARIOS), default=None, metavar="SCENARIO",
+                        help="also the previous loader, for these scenarios (none named: all); it needs much memory")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -43,17 +43,20 @@ class ActivityRecords:
 
     @classmethod
     def index(cls, data: PeriodData) -> ActivityRecords:
-        evidence: dict[str, list[Evidence]] = defaultdict(list)
+        evidence: defaultdict[str, list[Evidence]] = defaultdict(list)
         for ev in data.evidence:
             evidence[ev.activity_id].append(ev)
-        approvals: dict[str, list[Approval]] = defaultdict(list)
+        approvals: defaultdict[str, list[Approval]] = defaultdict(list)
         for ap in data.approvals:
             approvals[ap.activity_id].append(ap)
         for items in evidence.values():
-            items.sort(key=lambda e: e.id)
+            if len(items) > 1:  # most activities have one item: nothing to sort
+                items.sort(key=lambda e: e.id)
         for decisions in approvals.values():
-            decisions.sort(key=lambda a: (a.decided_at, a.id))
-        return cls(dict(evidence), dict(approvals), {c.evidence_id: c for c in data.checks})
+            if len(decisions) > 1:
+                decisions.sort(key=lambda a: (a.decided_at, a.id))
+        evidence.default_factory = approvals.default_factory = None  # plain dicts from here on, without a copy
+        return cls(evidence, approvals, {c.evidence_id: c for c in data.checks})
 
     def evidence_of(self, activity_id: str) -> list[Evidence]:
         return self.evidence.get(activity_id, [])
@@ -64,17 +67,21 @@ class ActivityRecords:
 
 def check_approval(emp: Employee, approvals: Sequence[Approval], inputs: list[str]) -> None:
     """The latest decision of the employee's direct supervisor (atasan langsung) must be an approval."""
-    inputs.extend(a.id for a in approvals)
-    by_supervisor = [a for a in approvals if a.approver_nip == emp.supervisor_nip]
+    supervisor = emp.supervisor_nip
+    latest = None  # the supervisor's latest decision (approvals come in decision order)
+    for a in approvals:
+        inputs.append(a.id)
+        if a.approver_nip == supervisor:
+            latest = a
     if not approvals:
         raise Refusal("not-approved", "no approval recorded")
-    if not by_supervisor:
+    if latest is None:
         others = ", ".join(sorted({a.approver_nip for a in approvals}))
         raise Refusal("wrong-approver",
                       f"approved by {others}, who is not the direct supervisor "
-                      f"({emp.supervisor_nip or 'none on record'})", tuple(a.id for a in approvals))
-    if not by_supervisor[-1].approved:
-        raise Refusal("rejected", "rejected by the direct supervisor", (by_supervisor[-1].id,))
+                      f"({supervisor or 'none on record'})", tuple(a.id for a in approvals))
+    if not latest.approved:
+        raise Refusal("rejected", "rejected by the direct supervisor", (latest.id,))
 
 
 def check_evidence_items(act: Activity, items: Sequence[Evidence], checks: dict[str, EvidenceCheck], *,

@@ -230,6 +230,10 @@ class _Earned:
     inputs: list[str] = field(default_factory=list)
 
 
+def _by_day_and_id(act: Activity) -> tuple[date, str]:
+    return act.day, act.id
+
+
 def _is_head(emp: Employee, settings: DkiSettings) -> bool:
     """An eselon II head (paid "sundulan"): the eselon's rank, before the dot, is `sundulan_eselon`."""
     rank = (emp.eselon or "").split(".")[0].strip().upper()
@@ -279,6 +283,8 @@ class _Computation:
             self.activities[act.nip].append(act)
         self.records = ActivityRecords.index(data)
         self.earned: dict[str, _Earned] = {}
+        self._job_points: dict[tuple[str, str | None], Fraction] = {}  # (activity kind, position group) -> points
+        self._month_of: dict[date, str] = {}
 
     def outcome(self) -> Outcome:
         self.measure()
@@ -338,24 +344,38 @@ class _Computation:
     def _staff(self, earned: _Earned) -> None:
         emp = earned.emp
         factor = Fraction(self.settings.position_factors[emp.position_group or ""])
-        points: dict[str, Fraction] = defaultdict(Fraction)
+        # Points per month, exact: whole numbers of points (the usual case) summed as integers, the rest as fractions.
+        whole: dict[str, int] = defaultdict(int)
+        split: dict[str, Fraction] = defaultdict(Fraction)
         counted: dict[str, list[str]] = defaultdict(list)
         refusals: list[ExplanationLine] = []
-        for act in sorted(self.activities.get(emp.nip, []), key=lambda a: (a.day, a.id)):
-            if act.day not in self.period:
+        first, last = self.period.first, self.period.last
+        inputs = earned.inputs
+        for act in sorted(self.activities.get(emp.nip, []), key=_by_day_and_id):
+            day = act.day
+            if not first <= day <= last:
                 continue
-            earned.inputs.append(act.id)
+            inputs.append(act.id)
             try:
-                self._check_activity(emp, act, earned.inputs)
+                self._check_activity(emp, act, inputs)
             except Refusal as refusal:
                 refusals.append(ExplanationLine(code=f"refused:{refusal.code}",
-                                                text=f"activity {act.id} ({act.day}) refused: {refusal.text}",
+                                                text=f"activity {act.id} ({day}) refused: {refusal.text}",
                                                 refs=(act.id, *refusal.refs)))
                 continue
-            base = Fraction(self.settings.base_points.get(act.kind, self.settings.default_base_points))
-            month = f"{act.day.year:04d}-{act.day.month:02d}"
-            points[month] += base * factor
+            job = self._job_points.get((act.kind, emp.position_group))
+            if job is None:
+                base = Fraction(self.settings.base_points.get(act.kind, self.settings.default_base_points))
+                job = self._job_points[(act.kind, emp.position_group)] = base * factor
+            month = self._month_of.get(day)
+            if month is None:
+                month = self._month_of[day] = f"{day.year:04d}-{day.month:02d}"
+            if job.denominator == 1:
+                whole[month] += job.numerator
+            else:
+                split[month] += job
             counted[month].append(act.id)
+        points = {month: whole[month] + split[month] for month in self.months}
         value, maximum = self.settings.point_value_rupiah, earned.maximum
         for month in self.months:
             raw = points[month] * value

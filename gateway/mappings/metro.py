@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
@@ -57,6 +57,10 @@ class MetroSettings(SchemeSettings):
         return value
 
 
+def _by_day_and_id(act: Activity) -> tuple[date, str]:
+    return act.day, act.id
+
+
 class MetroScheme:
     name: ClassVar[str] = "metro"
     settings_model: ClassVar[type[SchemeSettings]] = MetroSettings
@@ -94,6 +98,15 @@ class _Computation:
         for act in data.activities:
             self.activities[act.nip].append(act)
         self.records = ActivityRecords.index(data)
+        self._fractions: dict[Decimal, Fraction] = {}  # quantities, targets and weights, exact
+        self._deadlines: dict[date, datetime] = {}  # evidence deadline per activity day
+        self._cap = Fraction(settings.cap)
+
+    def _fraction(self, value: Decimal) -> Fraction:
+        found = self._fractions.get(value)
+        if found is None:
+            found = self._fractions[value] = Fraction(value)
+        return found
 
     def run(self) -> Outcome:
         outcome = Outcome()
@@ -129,11 +142,14 @@ class _Computation:
             return self._result(emp, opd, ceiling, Fraction(0), 0, lines, inputs, {"indicators": "0"})
 
         by_indicator = {i.id: i for i in inds}
-        realised: dict[str, Fraction] = defaultdict(Fraction)
+        # Realised quantities, exact: whole numbers (the usual case) summed as integers, the rest as fractions.
+        whole: dict[str, int] = defaultdict(int)
+        split: dict[str, Fraction] = defaultdict(Fraction)
         counted: dict[str, list[str]] = defaultdict(list)
         refusals: list[ExplanationLine] = []
-        for act in sorted(self.activities.get(emp.nip, []), key=lambda a: (a.day, a.id)):
-            if act.day not in self.period:
+        first, last = self.period.first, self.period.last
+        for act in sorted(self.activities.get(emp.nip, []), key=_by_day_and_id):
+            if not first <= act.day <= last:
                 continue
             inputs.append(act.id)
             try:
@@ -146,20 +162,26 @@ class _Computation:
                                                 text=f"activity {act.id} ({act.day}) refused: {refusal.text}",
                                                 refs=(act.id, *refusal.refs)))
                 continue
-            realised[act.indicator_id] += Fraction(act.quantity)
+            quantity = self._fraction(act.quantity)
+            if quantity.denominator == 1:
+                whole[act.indicator_id] += quantity.numerator
+            else:
+                split[act.indicator_id] += quantity
             counted[act.indicator_id].append(act.id)
+        realised = {i.id: whole[i.id] + split[i.id] for i in inds}
 
-        cap = Fraction(self.settings.cap)
+        cap, exact = self._cap, self._fraction
         score = Fraction(0)
         metrics = {"indicators": str(len(inds)),
-                   "indicators_met": str(sum(1 for i in inds if realised[i.id] >= Fraction(i.target)))}
+                   "indicators_met": str(sum(1 for i in inds if realised[i.id] >= exact(i.target)))}
         for ind in inds:
             inputs.append(ind.id)
-            r, t, w = realised[ind.id], Fraction(ind.target), Fraction(ind.weight)
-            achievement = min(r / t, cap)
+            r, t, w = realised[ind.id], exact(ind.target), exact(ind.weight)
+            ratio = r / t
+            achievement = min(ratio, cap)
             points = w * achievement
             score += points
-            capped = " (capped)" if r / t > cap else ""
+            capped = " (capped)" if ratio > cap else ""
             lines.append(ExplanationLine(
                 code="indicator",
                 text=f"{ind.id} {ind.name}: realised {fraction_text(r)} of target {fraction_text(t)} -> "
@@ -188,8 +210,11 @@ class _Computation:
         items = self.records.evidence_of(act.id)
         if not items:
             raise Refusal("no-evidence", "no evidence attached")
-        check_evidence_items(act, items, self.records.checks,
-                             deadline=self.calendar.deadline(act.day, self.settings.evidence_sla_working_days),
+        deadline = self._deadlines.get(act.day)
+        if deadline is None:
+            deadline = self._deadlines[act.day] = self.calendar.deadline(act.day,
+                                                                         self.settings.evidence_sla_working_days)
+        check_evidence_items(act, items, self.records.checks, deadline=deadline,
                              sla_days=self.settings.evidence_sla_working_days,
                              require_tte=self.settings.require_tte, inputs=inputs)
 

@@ -3,20 +3,21 @@
 Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; ../docs/architecture.md "Performance notes"):
 
 - `stage` hashes and serialises each payload once (orjson where its bytes are provably those of the canonical
-  `json.dumps`) and inserts the chunk with one `executemany` whose values are already in the driver's form, so no
-  per-row bind processing runs.
+  `json.dumps`) and writes the chunk in one `executemany` whose values are already in the driver's form, so no
+  per-row bind processing runs; on PostgreSQL in one upsert statement fed from arrays (see `_upsert_postgresql`).
 - Reading (`staged`, `load_period`, `iter_period`) fetches the payload text only, parses it with orjson and builds
   the domain records without validating them again: they were validated on the way in, by `stage`'s caller, and
-  are rebuilt exactly as validation would (field order, types, pydantic's time zones, all fields set). A payload
-  whose keys are not exactly its model's fields, or a value in another form than `stage` writes, is validated in
-  full.
-  Repeated values (NIPs, unit ids, kinds, dates, small decimals) are shared between records.
+  are rebuilt exactly as validation would (field order, types, pydantic's time zones, all fields set); their
+  constraints are not checked again. A payload whose keys are not exactly its model's fields, or a value in another
+  form than `stage` writes, is validated in full. Repeated values (NIPs, unit ids, kinds, dates, small decimals)
+  are shared between records, and cyclic garbage collection pauses while millions of them are built.
 - `iter_period` also hands out a period in parts (groups of NIPs the scheme can compute one at a time), reading
   each kind once and spilling each part's rows to a temporary file, so that memory holds one part at a time.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import pickle
@@ -25,6 +26,7 @@ import tempfile
 import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +36,21 @@ from typing import IO, Any
 import orjson
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator, core_schema
-from sqlalchemy import Connection, Insert, Table, Text, and_, cast, select
+from sqlalchemy import (
+    Connection,
+    Insert,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain import (
@@ -76,48 +92,99 @@ def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _canonical(payload: dict[str, Any]) -> bytes:
+def _canonical(payload: dict[str, Any], floats: bool = True) -> bytes:
     """`json.dumps(payload, sort_keys=True, separators=(",", ":"))` as bytes, by orjson where that is the same.
 
-    orjson gives the same bytes for ASCII text without DEL and no floats (float text can differ); otherwise, or if
-    orjson refuses the value (a non-string key, an integer over 64 bits), the standard library writes it.
+    orjson gives the same bytes for ASCII text without DEL and no floats (float text can differ; `floats=False`
+    says the payload's model has none); otherwise, or if orjson refuses the value (a non-string key, an integer
+    over 64 bits), the standard library writes it.
     """
     try:
         text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         text = None
-    if text is None or not text.isascii() or b"\x7f" in text or _has_float(payload):
+    if text is None or not text.isascii() or b"\x7f" in text or (floats and _has_float(payload)):
         return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return text
 
 
 def _has_float(value: Any) -> bool:
-    kind = type(value)
-    if kind is dict:
-        return any(_has_float(v) for v in value.values())
-    if kind is list or kind is tuple:
-        return any(_has_float(v) for v in value)
-    return kind is float
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind is dict:
+            todo.extend(item.values())
+        elif kind is list or kind is tuple:
+            todo.extend(item)
+        elif kind is float:
+            return True
+    return False
 
 
-def _executemany(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
-    """Execute `stmt` once per row with values already in the driver's form: no per-row bind processing.
+_FLOAT_FREE: dict[type, bool] = {}
 
-    The statement is compiled for the connection's dialect (casts such as PostgreSQL's `::JSON` included) and the
-    rows go to the driver's `executemany` as they are, positionally where the driver's parameters are positional.
-    """
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(str(compiled), [tuple(row[k] for k in order) for row in rows])
-    else:
-        conn.exec_driver_sql(str(compiled), rows)
+
+def _float_free(model: type[BaseModel]) -> bool:
+    """Whether no field of `model` (nested models included) can hold a float: its JSON dump then has none."""
+    found = _FLOAT_FREE.get(model)
+    if found is None:
+        found = _FLOAT_FREE[model] = all(_annotation_float_free(f.annotation, set())
+                                         for f in model.model_fields.values())
+    return found
+
+
+def _annotation_float_free(annotation: Any, seen: set[Any]) -> bool:
+    if annotation in (str, int, bool, Decimal, date, datetime, type(None)):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, Enum) and not issubclass(annotation, float):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return True
+        seen.add(annotation)
+        return all(_annotation_float_free(f.annotation, seen) for f in annotation.model_fields.values())
+    origin = typing.get_origin(annotation)
+    if origin is not None:  # Union, Annotated, tuple, list, dict...: every argument
+        args = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            args = args[:1]
+        return all(a is Ellipsis or _annotation_float_free(a, seen) for a in args)
+    return False  # float, Any, or a type not known here
+
+
+def _executemany(conn: Connection, stmt: Any, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Execute `stmt` once per row (values in `keys` order) with values already in the driver's form: no per-row
+    bind processing. The statement is compiled for the connection's dialect (casts such as PostgreSQL's `::JSON`
+    included) and the rows go to the driver's `executemany` as they are."""
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+    if not compiled.positional:
+        conn.exec_driver_sql(str(compiled), [dict(zip(keys, row, strict=True)) for row in rows])
+        return
+    order = list(compiled.positiontup or [])
+    if order != list(keys):
+        where = [list(keys).index(k) for k in order]
+        rows = [tuple(row[i] for i in where) for row in rows]
+    conn.exec_driver_sql(str(compiled), rows)
 
 
 def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
     """`value` as the column's type would hand it to the driver (e.g. a timestamp as SQLite text)."""
     process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process(value) if process is not None else value
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of records (which form no cycles) are built: each collection
+    would walk every record built so far, and together they cost about as much as building them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -133,15 +200,23 @@ def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], 
     count = StageCount()
     if not items:
         return count
+    with _gc_paused():
+        return _stage(conn, tenant, kind, items, period, now, count)
+
+
+def _stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], period: str | None,
+           now: datetime, count: StageCount) -> StageCount:
     ids = [_record_id(kind, item) for item in items]
-    existing = dict(conn.execute(
-        select(records.c.id, records.c.content_hash).where(
-            records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(ids))).all())
+    floats = not _float_free(type(items[0]))
+    texts = [_canonical(item.model_dump(mode="json"), floats) for item in items]
+    digests = [hashlib.sha256(text).hexdigest() for text in texts]
+    if conn.dialect.name == "postgresql" and len(set(ids)) == len(ids):
+        return _upsert_postgresql(conn, tenant, kind, items, period, now, ids, texts, digests, count)
+    existing = dict(conn.execute(select(records.c.id, records.c.content_hash).where(
+        records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(ids))).all())
     staged_at = _driver_value(conn, records.c.staged_at, now)
     rows = []
-    for rid, item in zip(ids, items, strict=True):
-        text = _canonical(item.model_dump(mode="json"))
-        digest = hashlib.sha256(text).hexdigest()
+    for rid, item, text, digest in zip(ids, items, texts, digests, strict=True):
         if existing.get(rid) == digest:
             count.unchanged += 1
             continue
@@ -150,14 +225,51 @@ def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], 
         else:
             count.new += 1
         # The payload goes in as the canonical JSON text (the column's own serialiser would only write it again).
-        rows.append({"tenant": tenant, "kind": kind, "id": rid, "period": period,
-                     "nip": getattr(item, "nip", None), "content_hash": digest, "payload": text.decode(),
-                     "staged_at": staged_at})
+        rows.append((tenant, kind, rid, period, getattr(item, "nip", None), digest, text.decode(), staged_at))
     if rows:
         stmt: Insert = dialect_insert(conn, records)
         _executemany(conn, stmt.on_conflict_do_update(
             index_elements=["tenant", "kind", "id"],
-            set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")}), rows)
+            set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")}),
+            _RECORD_COLUMNS, rows)
+    return count
+
+
+_RECORD_COLUMNS = ("tenant", "kind", "id", "period", "nip", "content_hash", "payload", "staged_at")
+
+
+def _upsert_postgresql(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], period: str | None,
+                       now: datetime, ids: list[str], texts: list[bytes], digests: list[str],
+                       count: StageCount) -> StageCount:
+    """The chunk in one statement: rows from arrays, inserted, or updated where the content hash differs; the rows
+    written come back, flagged inserted or not, and the others were unchanged.
+
+    No `SELECT ... WHERE id IN (...)` first: on PostgreSQL the planner takes the (tenant, kind, period) index for it
+    whenever its statistics are stale or the tenant is new to them, as in a first big sync, and each chunk then
+    scans every row of the kind staged so far (seconds per chunk at 100,000 rows, minutes at millions). The
+    conflict check of an upsert always goes through the primary key. (Ids repeated within one chunk take the
+    general path: an upsert statement may not touch a row twice.)
+    """
+    arrays = func.unnest(
+        bindparam("ids", ids, type_=postgresql.ARRAY(String)),
+        bindparam("nips", [getattr(item, "nip", None) for item in items], type_=postgresql.ARRAY(String)),
+        bindparam("digests", digests, type_=postgresql.ARRAY(String)),
+        bindparam("payloads", [t.decode() for t in texts], type_=postgresql.ARRAY(Text)),
+    ).table_valued("id", "nip", "content_hash", "payload").render_derived("incoming")
+    rows = select(literal(tenant, String), literal(kind, String), arrays.c.id, literal(period, String),
+                  arrays.c.nip, arrays.c.content_hash, cast(arrays.c.payload, records.c.payload.type),
+                  literal(now, records.c.staged_at.type))
+    stmt = postgresql.insert(records).from_select(list(_RECORD_COLUMNS), rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant", "kind", "id"],
+        set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")},
+        where=records.c.content_hash.is_distinct_from(stmt.excluded.content_hash),
+    ).returning(records.c.id, literal_column("xmax = 0"))
+    written = conn.execute(stmt).all()
+    inserted = sum(1 for _, new in written if new)
+    count.new += inserted
+    count.changed += len(written) - inserted
+    count.unchanged += len(ids) - len(written)
     return count
 
 
@@ -314,9 +426,22 @@ def _check(evidence_id: str, actual_sha256: str | None, tte: str, tte_descriptio
                              tte_description=tte_description)
 
 
-def _stream(conn: Connection, query: Any) -> Iterator[Any]:
-    """Rows of a big query, fetched in batches (a server-side cursor on PostgreSQL)."""
-    result = conn.execute(query.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH))
+def _stream(conn: Connection, query: Any, *, hash_joins: bool = False) -> Iterator[Any]:
+    """Rows of a big query, fetched in batches (a server-side cursor on PostgreSQL).
+
+    `hash_joins`: on PostgreSQL, plan the query without nested loops. Its joins look up rows by primary key, but
+    with stale statistics (right after a big sync, or a tenant new to them) the planner may take the (tenant, kind,
+    period) index for the lookups instead, and then reads every row of the kind once per row joined.
+    """
+    restore = None
+    if hash_joins and conn.dialect.name == "postgresql":
+        restore = conn.execute(sql("SELECT current_setting('enable_nestloop')")).scalar_one()
+        conn.execute(sql("SELECT set_config('enable_nestloop', 'off', true)"))
+    try:
+        result = conn.execute(query.execution_options(stream_results=True, yield_per=_ROWS_PER_FETCH))
+    finally:
+        if restore is not None:  # the plan is made: the rest of the transaction plans as before
+            conn.execute(sql("SELECT set_config('enable_nestloop', :value, true)"), {"value": restore})
     for batch in result.partitions():
         yield from batch
 
@@ -330,7 +455,8 @@ def _kind_query(tenant: str, kind: str, months: Sequence[str] | None) -> Any:
 
 def _read_kind(conn: Connection, tenant: str, kind: str, months: Sequence[str] | None) -> list[Any]:
     text = _REBUILD[kind].text
-    return [text(payload) for (payload,) in _stream(conn, _kind_query(tenant, kind, months))]
+    with _gc_paused():
+        return [text(payload) for (payload,) in _stream(conn, _kind_query(tenant, kind, months))]
 
 
 def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) -> list[Any]:
@@ -342,21 +468,16 @@ def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) 
 
 def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[EvidenceCheck],
                 now: datetime) -> None:
-    checked_at = None
-    rows = []
-    for c in checks:
-        if checked_at is None:
-            checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
-        rows.append({"tenant": tenant, "evidence_id": c.evidence_id, "period": period,
-                     "actual_sha256": c.actual_sha256, "tte": c.tte.value, "tte_description": c.tte_description,
-                     "checked_at": checked_at})
+    checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
+    rows = [(tenant, c.evidence_id, period, c.actual_sha256, c.tte.value, c.tte_description, checked_at)
+            for c in checks]
     if not rows:
         return
     stmt = dialect_insert(conn, evidence_checks)
     _executemany(conn, stmt.on_conflict_do_update(
         index_elements=["tenant", "evidence_id"],
         set_={c: stmt.excluded[c] for c in ("period", "actual_sha256", "tte", "tte_description", "checked_at")}),
-        rows)
+        ("tenant", "evidence_id", "period", "actual_sha256", "tte", "tte_description", "checked_at"), rows)
 
 
 def _checks_query(tenant: str, months: Sequence[str]) -> Any:
@@ -366,7 +487,8 @@ def _checks_query(tenant: str, months: Sequence[str]) -> Any:
 
 
 def load_checks(conn: Connection, tenant: str, period: str) -> list[EvidenceCheck]:
-    return [_check(*row) for row in _stream(conn, _checks_query(tenant, Period.parse(period).months()))]
+    with _gc_paused():
+        return [_check(*row) for row in _stream(conn, _checks_query(tenant, Period.parse(period).months()))]
 
 
 def _period_data(tenant: str, period: str, parts: dict[str, Sequence[Any]]) -> PeriodData:
@@ -444,9 +566,10 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
             by_part[part_of.get(emp.nip, 0)].append(emp)
         for index in range(len(groups)):
             parts = {"units": units, "employees": by_part[index], "programmes": programmes}
-            for name, texts in spill.read(index):
-                rebuild = _check_text if name == "checks" else _REBUILD[_FIELD_KIND[name]].text
-                parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[union-attr]
+            with _gc_paused():
+                for name, texts in spill.read(index):
+                    rebuild = _check_text if name == "checks" else _REBUILD[_FIELD_KIND[name]].text
+                    parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[union-attr]
             yield _period_data(tenant, period, parts)
             by_part[index] = []
 
@@ -467,7 +590,7 @@ def _routed_rows(conn: Connection, tenant: str, kind: str, months: Sequence[str]
                                                    act.c.id == item.c.payload["activity_id"].as_string())))
              .where(item.c.tenant == tenant, item.c.kind == kind, item.c.period.in_(months))
              .order_by(item.c.id))
-    return _stream(conn, query)
+    return _stream(conn, query, hash_joins=True)
 
 
 def _routed_checks(conn: Connection, tenant: str, months: Sequence[str]) -> Iterator[tuple[Any, bytes]]:
@@ -482,7 +605,7 @@ def _routed_checks(conn: Connection, tenant: str, months: Sequence[str]) -> Iter
                                                act.c.id == ev.c.payload["activity_id"].as_string())))
              .where(c.tenant == tenant, c.period.in_(months)))
     dumps = orjson.dumps
-    return ((nip, dumps(rest)) for nip, *rest in _stream(conn, query))
+    return ((nip, dumps(rest)) for nip, *rest in _stream(conn, query, hash_joins=True))
 
 
 class _Spill:
