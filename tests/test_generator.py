@@ -344,7 +344,7 @@ def test_records_are_streamed_not_held() -> None:
     # 1.3 kB an employee); the rest is a fixed few MB of write buffers
     assert big_size > 3.5 * small_size
     assert big_peak - small_peak < (big_size - small_size) / 10
-    assert big_peak < 16 * 2**20
+    assert big_peak < 64 * 2**20  # a fixed few MB of buffers plus the org chart, not the output
 
 
 def test_writer_refuses_records_out_of_section_order() -> None:
