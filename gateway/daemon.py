@@ -88,9 +88,14 @@ class Daemon:
             except GatewayError as exc:
                 report.errors.append(f"{tenant}: {exc}")
                 log.error("daemon.tenant_failed", tenant=tenant, error=str(exc))
-        relay = self.pipeline.relay()
-        report.delivered = relay.delivered
-        report.errors.extend(relay.errors)
+        try:
+            relay = self.pipeline.relay()
+            report.delivered = relay.delivered
+            report.errors.extend(relay.errors)
+            self.pipeline.purge()
+        except Exception as exc:  # noqa: BLE001 - the loop outlives a failing relay pass; the next tick retries
+            report.errors.append(f"relay: {type(exc).__name__}: {exc}")
+            log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}")
         log.info("daemon.tick", computed=report.computed, delivered=report.delivered, errors=len(report.errors))
         return report
 

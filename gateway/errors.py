@@ -28,8 +28,9 @@ class QuarantineError(GatewayError):
 
 
 class DeliveryError(GatewayError):
-    """A delivery (payroll batch, webhook) failed."""
+    """A delivery (payroll batch, webhook) failed. `refused`: the destination answered that it did not take the
+    row (a definite 4xx), so nothing of it was booked; otherwise it may have reached the destination."""
 
-    def __init__(self, message: str, *, retryable: bool, answer: str | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, answer: str | None = None, refused: bool = False) -> None:
         super().__init__(message)
-        self.retryable, self.answer = retryable, answer
+        self.retryable, self.answer, self.refused = retryable, answer, refused

@@ -229,10 +229,15 @@ class Pipeline:
         report = ComputeReport(results=len(outcome.results))
         now = self.clock()
         changed = [r for r in outcome.results if before.get(r.nip) != r]
+        withdrawn = _withdrawn(before, outcome.results, outcome.problems)
         with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
             repo.save_results(conn, outcome.results, now)
+            repo.withdraw_results(conn, tenant, period, withdrawn, now)
             audit.append(conn, tenant, "gateway", "result.computed", [(r.nip, _audit_details(r, before.get(r.nip)))
                                                                         for r in changed], now)
+            audit.append(conn, tenant, "gateway", "result.withdrawn", [
+                (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
+                for nip, reason in sorted(withdrawn.items())], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
             report.batches = enqueue_payroll(conn, tenant, period, outcome.results, now)
             if "feed" in self.destinations:
@@ -262,11 +267,32 @@ class Pipeline:
     def relay(self) -> RelayReport:
         return Relay(self.engine, self.destinations, clock=self.clock,
                      lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
-                     max_attempts=self.settings.relay_max_attempts).run_until_idle()
+                     max_attempts=self.settings.relay_max_attempts,
+                     parallelism=self.settings.relay_parallelism).run_until_idle()
+
+    def purge(self) -> int:
+        """Delete delivered outbox rows past the retention (`outbox_retention_days`)."""
+        from gateway.outbox.writer import purge_delivered
+
+        with self.engine.begin() as conn:
+            return purge_delivered(conn, self.clock(), self.settings.outbox_retention_days)
 
     def cycle(self, tenant: str, period: str) -> CycleReport:
         return CycleReport(self.sync(tenant, period), self.verify(tenant, period), self.compute(tenant, period),
                            self.relay())
+
+
+def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem]) -> dict[str, str]:
+    """Stored results the latest computation no longer produces, each with the reason it gives (the problems
+    that name the employee), so that they stop being current."""
+    produced = {r.nip for r in results}
+    why: dict[str, list[str]] = {}
+    for p in problems:
+        nip = p.nip or (p.record_id[:18] if p.record_id[:18].isdigit() else None)
+        if nip in before and nip not in produced:
+            why.setdefault(nip, []).append(f"{p.rule}: {p.message}")
+    return {nip: "; ".join(why.get(nip, [])) or "not in the period's data any more (left the tenant or the OPD "
+                                                "list)" for nip in before if nip not in produced}
 
 
 def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:

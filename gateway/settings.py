@@ -33,6 +33,10 @@ class TenantConfig(BaseModel):
     sources: list[Literal["eseksama", "presensi"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
     payment: Literal["monthly", "quarterly"] = "monthly"
+    # Where payroll goes: "bpkad" (the finance office's API) or "sipd" (one SIPD "TPP" workbook per OPD and
+    # batch, written into `sipd_workbook_dir`); `sipd` holds the workbook's rates (gateway/outbox/sipd_workbook.py).
+    payroll_destination: Literal["bpkad", "sipd"] = "bpkad"
+    sipd: dict[str, Any] = {}
 
 
 class Settings(BaseSettings):
@@ -80,6 +84,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = 100
     relay_lease_seconds: int = 300
     relay_max_attempts: int = 8
+    relay_parallelism: int = 4  # aggregates delivered at once by one relay (in order within each)
+    outbox_retention_days: int = 400  # delivered rows are kept this long (audits, feed replay), then purged
+    sipd_workbook_dir: Path = Path("sipd-workbooks")  # where SIPD workbooks are written, per tenant and period
 
     tenants: dict[str, TenantConfig] = {}
     # The tenants `gateway run` works for (GATEWAY_DAEMON_TENANTS='["metro"]'); empty: every configured tenant.

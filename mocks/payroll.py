@@ -133,6 +133,20 @@ class PayrollMock:
                     return httpx.Response(200, json=self._answer(stored).model_dump(mode="json"))
         return httpx.Response(404, json={"error": f"batch {batch_id} not found"})
 
+    def find(self, request: httpx.Request) -> httpx.Response:
+        """`GET /batches?idempotency_key=K`: the batch stored under a key (a status query), or 404."""
+        if request.headers.get("X-API-Key") != self.api_key:
+            return httpx.Response(401, json={"error": "invalid API key"})
+        key = request.url.params.get("idempotency_key")
+        if not key:
+            return httpx.Response(400, json={"error": "idempotency_key query parameter is required"})
+        with self._lock:
+            stored = self.batches.get(key)
+            if stored is None:
+                return httpx.Response(404, json={"error": f"no batch with idempotency key {key}"})
+            stored.polled += 1
+            return httpx.Response(200, json=self._answer(stored).model_dump(mode="json"))
+
     def booked(self) -> dict[tuple[str, str], int]:
         """How many times each (idempotency key, line) was booked: every value should be 1."""
         counts: dict[tuple[str, str], int] = {}
@@ -143,6 +157,7 @@ class PayrollMock:
     def mount(self, router: respx.MockRouter, *, base_url: str) -> None:
         base = base_url.rstrip("/")
         router.post(f"{base}/batches", name="payroll.submit").mock(side_effect=self.submit)
+        router.get(url__regex=rf"^{_escape(base)}/batches(\?.*)?$", name="payroll.find").mock(side_effect=self.find)
         router.get(url__regex=rf"^{_escape(base)}/batches/(?P<batch_id>[^/?]+)(\?.*)?$",
                    name="payroll.status").mock(side_effect=self.status)
 

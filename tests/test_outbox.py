@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from gateway.domain import Result, ResultStatus
 from gateway.errors import DeliveryError
-from gateway.outbox import Delivery, Relay, enqueue_payroll, retry_dead
+from gateway.outbox import Delivery, Relay, enqueue_payroll, ledger, operations, retry_dead
 from gateway.store import repository as repo
 from gateway.store.tables import outbox, results
 from tests.conftest import FakeClock
@@ -79,27 +79,74 @@ def test_changed_amounts_go_out_as_an_adjustment_of_the_difference(engine: Engin
     assert net == {NIPS[0]: 1_200_000, NIPS[1]: 400_000}
 
 
-def test_a_dead_batch_does_not_count_as_sent(engine: Engine, clock: FakeClock) -> None:
+def test_a_batch_payroll_refused_outright_does_not_count_as_sent(engine: Engine, clock: FakeClock) -> None:
     enqueue(engine, clock, [result(NIPS[0], 1_000)])
-    Relay(engine, {"payroll": Recorder([DeliveryError("refused", retryable=False)])}, clock=clock).run_once()
+    refused = DeliveryError("422 invalid batch", retryable=False, refused=True)
+    Relay(engine, {"payroll": Recorder([refused])}, clock=clock).run_once()
     assert rows(engine)[0]["status"] == "dead"
-    assert enqueue(engine, clock, [result(NIPS[0], 1_000)]) == []  # the same batch waits for the operator
     enqueue(engine, clock, [result(NIPS[0], 1_100)])
     new = rows(engine)[1]["payload"]["lines"][0]
     assert (new["amount"], new["kind"]) == (1_100, "tpp")  # the whole amount, not a difference
 
 
-def test_operator_retry_puts_a_dead_batch_back_in_the_queue(engine: Engine, clock: FakeClock) -> None:
+def test_a_dead_batch_that_may_have_reached_payroll_is_never_treated_as_unpaid(engine: Engine,
+                                                                                clock: FakeClock) -> None:
     enqueue(engine, clock, [result(NIPS[0], 1_000)])
-    recorder = Recorder([DeliveryError("refused", retryable=False)])
-    relay = Relay(engine, {"payroll": recorder}, clock=clock)
-    relay.run_once()
+    timeout = DeliveryError("payroll did not answer: ReadTimeout", retryable=False)
+    Relay(engine, {"payroll": Recorder([timeout])}, clock=clock).run_once()
+    with engine.connect() as conn:
+        assert ledger.positions(conn, "metro", "2026-03")[NIPS[0]].unknown == 1_000
+    assert enqueue(engine, clock, [result(NIPS[0], 1_000)]) == []  # no fresh full batch
+    enqueue(engine, clock, [result(NIPS[0], 1_100)])
+    new = rows(engine)[1]["payload"]["lines"][0]
+    assert (new["amount"], new["kind"]) == (100, "adjustment")
+
+
+class FakeLookup:
+    """Payroll's answer to a status query by key: None = it holds no such batch."""
+
+    def __init__(self, answer: Delivery | None = None) -> None:
+        self.answer, self.asked = answer, []
+
+    def lookup(self, row: dict[str, Any]) -> Delivery | None:
+        self.asked.append(row["idempotency_key"])
+        return self.answer
+
+
+def test_operator_retry_rebases_a_dead_payroll_row_on_the_ledger(engine: Engine, clock: FakeClock) -> None:
+    with engine.begin() as conn:
+        repo.save_results(conn, [result(NIPS[0], 1_000)], clock())
+    enqueue(engine, clock, [result(NIPS[0], 1_000)])
+    Relay(engine, {"payroll": Recorder([DeliveryError("timeout", retryable=False)])}, clock=clock).run_once()
     row_id = rows(engine)[0]["id"]
     with engine.begin() as conn:
-        assert retry_dead(conn, "other-tenant", row_id, clock()) is False  # scoped by tenant
-        assert retry_dead(conn, "metro", row_id, clock()) is True
-    assert relay.run_once().delivered == 1
-    assert rows(engine)[0]["status"] == "delivered"
+        assert retry_dead(conn, "metro", row_id, clock()) is False  # never resent as it was
+    with pytest.raises(operations.OperationError):
+        operations.retry(engine, "other-tenant", row_id, FakeLookup(), now=clock(), actor="op", reason="x")
+    # The result changed meanwhile; payroll never got the dead batch: what is owed now goes, with new keys.
+    with engine.begin() as conn:
+        repo.save_results(conn, [result(NIPS[0], 1_200)], clock())
+    done = operations.retry(engine, "metro", row_id, FakeLookup(None), now=clock(), actor="op", reason="fixed")
+    old, new = rows(engine)
+    assert old["status"] == "superseded" and done.written == [new["idempotency_key"]]
+    assert [(ln["amount"], ln["kind"]) for ln in new["payload"]["lines"]] == [(1_200, "tpp")]
+    assert new["idempotency_key"] != old["idempotency_key"]
+
+
+def test_retry_of_a_row_payroll_had_booked_sends_nothing(engine: Engine, clock: FakeClock) -> None:
+    with engine.begin() as conn:
+        repo.save_results(conn, [result(NIPS[0], 1_000)], clock())
+    enqueue(engine, clock, [result(NIPS[0], 1_000)])
+    Relay(engine, {"payroll": Recorder([DeliveryError("timeout", retryable=False)])}, clock=clock).run_once()
+    line_id = rows(engine)[0]["payload"]["lines"][0]["line_id"]
+    booked = Delivery("delivered", {"batch_id": "B1", "status": "completed", "lines": [
+        {"line_id": line_id, "nip": NIPS[0], "status": "accepted"}]})
+    done = operations.retry(engine, "metro", rows(engine)[0]["id"], FakeLookup(booked), now=clock(), actor="op",
+                            reason="check")
+    assert done.fate == "booked" and done.written == []
+    assert [r["status"] for r in rows(engine)] == ["delivered"]
+    with engine.connect() as conn:
+        assert ledger.positions(conn, "metro", "2026-03")[NIPS[0]].acknowledged == 1_000
 
 
 def test_results_and_outbox_rows_commit_together(engine: Engine, clock: FakeClock) -> None:
@@ -185,7 +232,7 @@ def test_concurrent_relays_deliver_each_row_once(engine: Engine, clock: FakeCloc
     if engine.dialect.name != "postgresql":
         pytest.skip("several relays need FOR UPDATE SKIP LOCKED: PostgreSQL only (SQLite runs one relay)")
     for i in range(40):
-        enqueue(engine, clock, [result(NIPS[0], 1_000, opd=f"OPD{i:02d}")])
+        enqueue(engine, clock, [result(f"198803032012032{i:03d}", 1_000, opd=f"OPD{i:02d}")])
     recorder = Recorder()
     relays = [Relay(engine, {"payroll": recorder}, clock=clock, owner=f"r{i}", batch_size=3) for i in range(4)]
     threads = [threading.Thread(target=r.run_until_idle) for r in relays]

@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.connectors._http import HttpBase
 from gateway.connectors.wire.payroll import BatchAnswer, BatchRequest
+from gateway.errors import UpstreamError
 
 
 class PayrollClient(HttpBase):
@@ -20,3 +21,14 @@ class PayrollClient(HttpBase):
 
     def status(self, batch_id: str) -> BatchAnswer:
         return BatchAnswer.model_validate(self.json("GET", f"/batches/{batch_id}"))
+
+    def find(self, idempotency_key: str) -> BatchAnswer | None:
+        """The batch payroll holds under a key (`GET /batches?idempotency_key=K`), or None (404): the way to learn
+        a batch's fate after a timeout lost its batch_id."""
+        try:
+            body = self.json("GET", "/batches", params={"idempotency_key": idempotency_key})
+        except UpstreamError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return BatchAnswer.model_validate(body)

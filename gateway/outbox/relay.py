@@ -1,25 +1,34 @@
 """Outbox relay: claim a batch of rows under a lease, deliver them, record the outcomes in one transaction.
 
 On PostgreSQL rows are claimed with `FOR UPDATE SKIP LOCKED`, so several relays can run; on SQLite run one.
-A crashed relay's lease expires and another takes the row over; the idempotency key makes the re-delivery
-harmless. Within one aggregate (tenant/period/OPD) rows go out in order: a row waits while an earlier one
-of its aggregate is unfinished.
+Within one aggregate (tenant/period/OPD) rows go out in order: a row waits while an earlier one of its aggregate
+is unfinished, in this pass and across passes. Different aggregates are delivered in parallel (bounded).
+
+Nothing a destination does loses an outcome: an unexpected exception is recorded on its row as a retryable
+failure with the error text, and the other rows of the claim go on. Leases are renewed while deliveries run,
+and every claim increments the row's `generation` (a fencing token): an outcome is written only under the
+generation it was claimed with, so a relay whose lease expired cannot overwrite the outcome of the relay that
+took the row over. A crashed relay's lease expires and another takes the row over; the idempotency key makes
+the re-delivery harmless.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import Engine, and_, exists, select, update
+from sqlalchemy import Connection, Engine, and_, exists, select, update
 from sqlalchemy.sql import Select
 
 from gateway.errors import DeliveryError
+from gateway.outbox import ledger
 from gateway.store.tables import outbox
 
 log = structlog.get_logger(__name__)
@@ -40,6 +49,17 @@ class Destination(Protocol):
     def deliver(self, row: dict[str, Any]) -> Delivery: ...
 
 
+Settler = Callable[[Connection, dict[str, Any], dict[str, Any], DeliveryError | None, datetime], None]
+
+
+@dataclass
+class Outcome:
+    """One row's outcome: the column values to write, and the failure if there was one."""
+
+    values: dict[str, Any]
+    error: DeliveryError | None = None
+
+
 @dataclass
 class RelayReport:
     claimed: int = 0
@@ -47,20 +67,36 @@ class RelayReport:
     submitted: int = 0
     retrying: int = 0
     dead: int = 0
+    fenced: int = 0  # outcomes not written: the lease had passed to another relay
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RelayReport) -> None:
+        for name in ("claimed", "delivered", "submitted", "retrying", "dead", "fenced"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
 
 
 class Relay:
     def __init__(self, engine: Engine, destinations: dict[str, Destination], *,
                  clock: Callable[[], datetime], owner: str | None = None, lease_seconds: int = 300,
                  batch_size: int = 100, max_attempts: int = 8, backoff_base_seconds: float = 30.0,
-                 rng: random.Random | None = None) -> None:
+                 parallelism: int = 4, rng: random.Random | None = None,
+                 settlers: dict[str, Settler] | None = None) -> None:
         self.engine, self.destinations, self.clock = engine, destinations, clock
         self.owner = owner or f"relay-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size, self.max_attempts, self.backoff_base = batch_size, max_attempts, backoff_base_seconds
+        self.parallelism = max(1, parallelism)
         self.rng = rng or random.Random()
+        # Books kept per destination, written in the outcome's transaction: payroll's ledger, whatever the
+        # destination's implementation (the API, the workbook, a test's fake).
+        self.settlers = settlers if settlers is not None else {"payroll": ledger.settle}
+        self._lock = threading.Lock()
+        # Destinations that are not thread-safe (a kombu producer) deliver one row at a time.
+        self._destination_locks = {name: threading.Lock() for name, d in destinations.items()
+                                   if not getattr(d, "thread_safe", False)}
 
+    # claim ----------------------------------------------------------------------------------------------------
     def _claimable(self, now: datetime) -> Select[Any]:
         earlier = outbox.alias("earlier")
         blocked = exists().where(and_(earlier.c.aggregate == outbox.c.aggregate, earlier.c.id < outbox.c.id,
@@ -74,35 +110,97 @@ class Relay:
         return query
 
     def claim(self) -> list[dict[str, Any]]:
+        """Lease up to `batch_size` claimable rows; each claimed row's generation is one higher than before."""
         now = self.clock()
         with self.engine.begin() as conn:
             ids = [i for (i,) in conn.execute(self._claimable(now))]
             if not ids:
                 return []
             conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
-                lease_owner=self.owner, lease_until=now + self.lease))
+                lease_owner=self.owner, lease_until=now + self.lease, generation=outbox.c.generation + 1))
             rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).mappings()
             return [dict(r) for r in rows]
 
+    def _renew(self, rows: list[dict[str, Any]], finished: set[int], state: dict[str, datetime]) -> None:
+        """Extend the lease of this claim's unfinished rows once a third of the lease has passed."""
+        now = self.clock()
+        with self._lock:
+            if now - state["renewed"] < self.lease / 3:
+                return
+            state["renewed"] = now
+            open_rows = [r for r in rows if r["id"] not in finished]
+        if not open_rows:
+            return
+        with self.engine.begin() as conn:
+            for r in open_rows:
+                conn.execute(update(outbox).where(outbox.c.id == r["id"], outbox.c.generation == r["generation"])
+                             .values(lease_until=now + self.lease))
+        log.info("outbox.lease_renewed", rows=len(open_rows), owner=self.owner)
+
+    # deliver --------------------------------------------------------------------------------------------------
     def run_once(self) -> RelayReport:
         report = RelayReport()
         rows = self.claim()
         report.claimed = len(rows)
-        outcomes: list[tuple[int, dict[str, Any]]] = []
-        failed_aggregates: set[str] = set()
+        if not rows:
+            return report
+        groups: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            if row["aggregate"] in failed_aggregates:  # keep order: an earlier row of it failed just now
-                outcomes.append((row["id"], {}))
-                continue
-            values = self._deliver(row, report)
-            if values.get("status") != "delivered":
-                failed_aggregates.add(row["aggregate"])
-            outcomes.append((row["id"], values))
-        with self.engine.begin() as conn:
-            for row_id, values in outcomes:
-                conn.execute(update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == self.owner)
-                             .values(lease_owner=None, lease_until=None, **values))
+            groups.setdefault(row["aggregate"], []).append(row)
+        outcomes: dict[int, Outcome] = {}
+        finished: set[int] = set()
+        state = {"renewed": self.clock()}
+
+        def deliver_group(group: list[dict[str, Any]]) -> None:
+            stopped = False
+            for row in group:
+                if stopped:  # keep order: an earlier row of this aggregate failed just now
+                    outcome = Outcome({})
+                else:
+                    self._renew(rows, finished, state)
+                    outcome = self._deliver(row, report)
+                    stopped = outcome.values.get("status") != "delivered"
+                with self._lock:
+                    outcomes[row["id"]] = outcome
+                    finished.add(row["id"])
+
+        workers = min(self.parallelism, len(groups))
+        if workers == 1:
+            for group in groups.values():
+                deliver_group(group)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.owner) as pool:
+                futures = {pool.submit(deliver_group, g) for g in groups.values()}
+                while futures:
+                    done, futures = wait(futures, timeout=max(1.0, self.lease.total_seconds() / 6),
+                                         return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()  # deliver_group catches every delivery error; this re-raises only our bugs
+                    self._renew(rows, finished, state)
+        self._record(rows, outcomes, report)
         return report
+
+    def _record(self, rows: list[dict[str, Any]], outcomes: dict[int, Outcome], report: RelayReport) -> None:
+        """Every outcome of the claim in one transaction, each under the generation it was claimed with."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            for row in rows:
+                outcome = outcomes.get(row["id"], Outcome({}))
+                written = conn.execute(update(outbox).where(
+                    outbox.c.id == row["id"], outbox.c.generation == row["generation"])
+                    .values(lease_owner=None, lease_until=None, **outcome.values)).rowcount
+                if written != 1:
+                    report.fenced += 1
+                    log.warning("outbox.fenced", row=row["id"], aggregate=row["aggregate"], owner=self.owner)
+                    continue
+                self._settle(conn, row, outcome, now)
+
+    def _settle(self, conn: Connection, row: dict[str, Any], outcome: Outcome, now: datetime) -> None:
+        """Record what the outcome means in the destination's books (the payroll ledger), in the transaction
+        that records the outcome."""
+        settle = self.settlers.get(row["destination"])
+        if settle is not None and outcome.values.get("status") in ("delivered", "dead"):
+            settle(conn, row, outcome.values, outcome.error, now)
 
     def run_until_idle(self, max_passes: int = 100) -> RelayReport:
         """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon)."""
@@ -111,38 +209,55 @@ class Relay:
             report = self.run_once()
             if not report.claimed:
                 break
-            for name in ("claimed", "delivered", "submitted", "retrying", "dead"):
-                setattr(total, name, getattr(total, name) + getattr(report, name))
-            total.errors.extend(report.errors)
+            total.add(report)
         return total
 
-    def _deliver(self, row: dict[str, Any], report: RelayReport) -> dict[str, Any]:
-        now = self.clock()
+    def _deliver(self, row: dict[str, Any], report: RelayReport) -> Outcome:
         destination = self.destinations.get(row["destination"])
         attempts = row["attempts"] + 1
         try:
             if destination is None:
                 raise DeliveryError(f"outbox row {row['id']}: no destination {row['destination']!r} configured",
-                                    retryable=False)
-            delivery = destination.deliver(row)
+                                    retryable=False, refused=True)
+            lock = self._destination_locks.get(row["destination"])
+            if lock is None:
+                delivery = destination.deliver(row)
+            else:
+                with lock:
+                    delivery = destination.deliver(row)
         except DeliveryError as exc:
-            report.errors.append(str(exc))
+            return self._failed(row, attempts, exc, report)
+        except Exception as exc:  # noqa: BLE001 - a destination's bug or a malformed answer: recorded, retried
+            error = DeliveryError(f"outbox row {row['id']}: {row['destination']} raised {type(exc).__name__}: {exc}",
+                                  retryable=True)
+            return self._failed(row, attempts, error, report)
+        now = self.clock()
+        with self._lock:
+            if delivery.status == "delivered":
+                report.delivered += 1
+            else:
+                report.submitted += 1
+        if delivery.status == "delivered":
+            log.info("outbox.delivered", row=row["id"], aggregate=row["aggregate"])
+            return Outcome({"attempts": attempts, "status": "delivered", "answer": delivery.answer,
+                            "delivered_at": now, "last_error": None})
+        return Outcome({"attempts": attempts, "status": "submitted", "answer": delivery.answer,
+                        "next_attempt_at": now + delivery.poll_after})
+
+    def _failed(self, row: dict[str, Any], attempts: int, exc: DeliveryError, report: RelayReport) -> Outcome:
+        now = self.clock()
+        text = str(exc)
+        with self._lock:
+            report.errors.append(text)
             if exc.retryable and attempts < self.max_attempts:
                 report.retrying += 1
-                delay = self.rng.uniform(0, self.backoff_base * 2 ** (attempts - 1))
-                log.warning("outbox.retry", row=row["id"], aggregate=row["aggregate"], attempts=attempts,
-                            error=str(exc))
-                return {"attempts": attempts, "last_error": str(exc),
-                        "next_attempt_at": now + timedelta(seconds=delay)}
-            report.dead += 1
-            log.error("outbox.dead", row=row["id"], aggregate=row["aggregate"], attempts=attempts, error=str(exc))
-            return {"attempts": attempts, "status": "dead", "last_error": str(exc),
-                    "answer": {"error": exc.answer} if exc.answer else row["answer"]}
-        if delivery.status == "delivered":
-            report.delivered += 1
-            log.info("outbox.delivered", row=row["id"], aggregate=row["aggregate"])
-            return {"attempts": attempts, "status": "delivered", "answer": delivery.answer, "delivered_at": now,
-                    "last_error": None}
-        report.submitted += 1
-        return {"attempts": attempts, "status": "submitted", "answer": delivery.answer,
-                "next_attempt_at": now + delivery.poll_after}
+            else:
+                report.dead += 1
+        if exc.retryable and attempts < self.max_attempts:
+            delay = self.rng.uniform(0, self.backoff_base * 2 ** (attempts - 1))
+            log.warning("outbox.retry", row=row["id"], aggregate=row["aggregate"], attempts=attempts, error=text)
+            return Outcome({"attempts": attempts, "last_error": text,
+                            "next_attempt_at": now + timedelta(seconds=delay)}, exc)
+        log.error("outbox.dead", row=row["id"], aggregate=row["aggregate"], attempts=attempts, error=text)
+        return Outcome({"attempts": attempts, "status": "dead", "last_error": text,
+                        "answer": {"error": exc.answer} if exc.answer else row["answer"]}, exc)

@@ -13,8 +13,8 @@ from gateway.connectors.spbe import SpbeClient
 from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictBatch
 from gateway.domain import Evidence, EvidenceCheck, TteConclusion
 from gateway.errors import DeliveryError, UpstreamError
+from gateway.outbox._rows import insert_row
 from gateway.outbox.relay import Delivery
-from gateway.outbox.writer import insert_row
 
 SPBE = "spbe"
 
@@ -43,7 +43,8 @@ def enqueue_verdicts(conn: Connection, tenant: str, period: str, verdicts: Seque
     ids = sorted(v.verdict_id for v in verdicts)
     key = f"{tenant}:{period}:spbe:{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:20]}"
     payload = VerdictBatch(verdicts=list(verdicts)).model_dump(mode="json")
-    return key if insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now) else None
+    written = insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now)
+    return key if written is not None else None
 
 
 class SpbeDestination:

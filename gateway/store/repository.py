@@ -49,6 +49,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    update,
 )
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
@@ -674,11 +675,12 @@ def list_quarantine(conn: Connection, tenant: str, period: str | None = None) ->
 
 
 def save_results(conn: Connection, items: Sequence[Result], now: datetime) -> None:
+    """Store results as current (a result withdrawn earlier and computed again is current again)."""
     if not items:
         return
     rows = [{**r.model_dump(mode="json", exclude={"lines", "input_ids"}),
              "lines": [line.model_dump(mode="json") for line in r.lines], "input_ids": list(r.input_ids),
-             "computed_at": now} for r in items]
+             "computed_at": now, "withdrawn_at": None, "withdrawn_reason": None} for r in items]
     stmt = dialect_insert(conn, results)
     keys = [c for c in rows[0] if c not in ("tenant", "period", "nip")]
     conn.execute(stmt.on_conflict_do_update(index_elements=["tenant", "period", "nip"],
@@ -686,12 +688,35 @@ def save_results(conn: Connection, items: Sequence[Result], now: datetime) -> No
 
 
 def load_results(conn: Connection, tenant: str, period: str, nip: str | None = None) -> list[Result]:
-    query = select(results).where(results.c.tenant == tenant, results.c.period == period)
+    """The current results (withdrawn ones are in `load_withdrawn`)."""
+    query = select(results).where(results.c.tenant == tenant, results.c.period == period,
+                                  results.c.withdrawn_at.is_(None))
     if nip is not None:
         query = query.where(results.c.nip == nip)
     rows = conn.execute(query.order_by(results.c.nip)).mappings()
-    return [Result.model_validate({**{k: v for k, v in r.items() if k != "computed_at"},
+    return [Result.model_validate({**{k: v for k, v in r.items()
+                                      if k not in ("computed_at", "withdrawn_at", "withdrawn_reason")},
                                    "metrics": r["metrics"] or {}}) for r in rows]
+
+
+def withdraw_results(conn: Connection, tenant: str, period: str, reasons: dict[str, str], now: datetime) -> int:
+    """Results the latest computation no longer produces stop being current, each with its reason."""
+    count = 0
+    for nip, reason in sorted(reasons.items()):
+        count += conn.execute(update(results).where(
+            results.c.tenant == tenant, results.c.period == period, results.c.nip == nip,
+            results.c.withdrawn_at.is_(None)).values(withdrawn_at=now, withdrawn_reason=reason[:2000])).rowcount
+    return count
+
+
+def load_withdrawn(conn: Connection, tenant: str, period: str, nip: str | None = None) -> list[dict[str, Any]]:
+    """Withdrawn results: NIP, OPD, the amount they had, when and why they were withdrawn."""
+    query = select(results.c.nip, results.c.opd_id, results.c.amount, results.c.status, results.c.withdrawn_at,
+                   results.c.withdrawn_reason).where(results.c.tenant == tenant, results.c.period == period,
+                                                     results.c.withdrawn_at.is_not(None))
+    if nip is not None:
+        query = query.where(results.c.nip == nip)
+    return [dict(r) for r in conn.execute(query.order_by(results.c.nip)).mappings()]
 
 
 def get_cursor(conn: Connection, tenant: str, stream: str) -> str | None:

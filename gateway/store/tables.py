@@ -103,6 +103,9 @@ results = Table(
     Column("input_ids", JSON, nullable=False),
     Column("metrics", JSON, nullable=True),
     Column("computed_at", UTCDateTime, nullable=False),
+    # A result the latest computation no longer produces (plan quarantined, left the tenant) stops being current.
+    Column("withdrawn_at", UTCDateTime, nullable=True),
+    Column("withdrawn_reason", Text, nullable=True),
 )
 
 outbox = Table(
@@ -112,9 +115,10 @@ outbox = Table(
     Column("period", String(7), nullable=False),
     Column("destination", String(32), nullable=False),
     Column("aggregate", String(128), nullable=False),  # ordering key: tenant/period/opd
-    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("payload", JSON, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | submitted (awaiting acknowledgement) | delivered | dead
+    # pending | submitted (awaiting acknowledgement) | delivered | dead | superseded | discarded (closed by an operator)
+    Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("lease_owner", String(64), nullable=True),
@@ -123,8 +127,35 @@ outbox = Table(
     Column("answer", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
+    # Fencing token: every claim increments it, and an outcome is written only under the generation it was
+    # claimed with, so a relay whose lease expired cannot overwrite the outcome of the relay that took over.
+    Column("generation", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
     Index("ix_outbox_tenant_period", "tenant", "period"),
+    Index("ix_outbox_aggregate_status_id", "aggregate", "status", "id"),
+)
+
+# Every line ever asked of payroll, per tenant, period and NIP, whatever OPD or batch it went in, with its fate:
+# pending (asked, no answer yet) | acknowledged (booked) | rejected (payroll refused the line; open until the
+# operator acts) | unknown (the batch went dead after it may have reached payroll) | unsent (payroll refused the
+# batch outright, or said it never got it) | void (a rejection the operator closed). gateway/outbox/ledger.py.
+payroll_ledger = Table(
+    "payroll_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("nip", String(18), nullable=False),
+    Column("opd_id", String(64), nullable=False),
+    Column("outbox_id", Integer, nullable=False),
+    Column("line_id", String(200), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("fate", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_payroll_ledger_tenant_period_nip", "tenant", "period", "nip"),
+    Index("ix_payroll_ledger_outbox_id", "outbox_id"),
 )
 
 sync_cursors = Table(
