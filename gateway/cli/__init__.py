@@ -12,12 +12,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine, select
 
 from gateway import logsetup
 from gateway.domain import Period, ResultStatus
 from gateway.errors import GatewayError
+from gateway.outbox import ledger
 from gateway.settings import Settings
 from gateway.store import make_engine
 from gateway.store import repository as repo
@@ -163,16 +165,22 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
     period = _check_period(period)
     with _engine().connect() as conn:
         items = repo.load_results(conn, tenant, period)
+        withdrawn = repo.load_withdrawn(conn, tenant, period)
     if as_json:
-        typer.echo(json.dumps([r.model_dump(mode="json") for r in items], indent=1))
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in items] + [
+            {**_jsonable(w), "status": "withdrawn"} for w in withdrawn], indent=1))
         return
     table = Table(title=f"{tenant} {period}: {len(items)} results")
     for col in ("NIP", "OPD", "score", "status", "amount"):
         table.add_column(col, justify="right" if col in ("score", "amount") else "left")
     for r in items:
         table.add_row(r.nip, r.opd_id[:8], r.score, r.status.value, _rupiah(r.amount))
+    for w in withdrawn:
+        table.add_row(w["nip"], w["opd_id"][:8], "", "withdrawn", f"({_rupiah(w['amount'])})")
     table.add_row("", "", "", "total", _rupiah(sum(r.amount for r in items)))
     console.print(table)
+    for w in withdrawn:
+        console.print(f"withdrawn {w['nip']}: {escape(w['withdrawn_reason'] or '')}", soft_wrap=True)
 
 
 @app.command()
@@ -209,13 +217,17 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
     period = _check_period(period)
     with _engine().connect() as conn:
         found = repo.load_results(conn, tenant, period, nip)
+        gone = repo.load_withdrawn(conn, tenant, period, nip)
+        standing = ledger.positions(conn, tenant, period, [nip]).get(nip)
         problems = [q for q in repo.list_quarantine(conn, tenant, period) if q["record_id"].startswith(nip)
                     or nip in q["message"]]
-    if not found and not problems:
+    if not found and not problems and not gone:
         console.print(f"[red]no result for NIP {nip} in {tenant} {period}[/red]")
         raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps({"result": found[0].model_dump(mode="json") if found else None,
+                               "withdrawn": [_jsonable(w) for w in gone],
+                               "payroll": vars(standing) if standing else None,
                                "quarantine": [_jsonable(p) for p in problems]}, indent=1))
         return
     for r in found:
@@ -227,6 +239,16 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
             style = "red" if line.code.startswith("refused:") else "default"
             console.print(f"  [{style}]{line.code}[/{style}]: {line.text}{money}", soft_wrap=True,
                           highlight=False)
+    for w in gone:
+        console.print(f"[bold]{nip}[/bold] {tenant} {period}: result of {_rupiah(w['amount'])} withdrawn "
+                      f"{w['withdrawn_at']:%Y-%m-%d %H:%M}: {escape(w['withdrawn_reason'] or '')}", soft_wrap=True)
+    if standing is not None:
+        paid = (f"payroll: acknowledged {_rupiah(standing.acknowledged)}, in flight {_rupiah(standing.pending)}, "
+                f"fate unknown {_rupiah(standing.unknown)}")
+        if standing.rejected:
+            reasons = escape("; ".join(sorted(set(standing.reasons))))
+            paid += f"; payroll rejected {_rupiah(standing.rejected)}: {reasons}"
+        console.print(paid, soft_wrap=True)
     for p in problems:
         console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]", soft_wrap=True)
 
@@ -279,22 +301,89 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
     console.print(table)
 
 
+def _payroll_lookup() -> Any:
+    """Payroll's status query by idempotency key, against the configured endpoint."""
+    from gateway.bootstrap import build_pipeline
+
+    return build_pipeline(Settings()).destinations["payroll"]
+
+
+def _operate(action: Any) -> Any:
+    from gateway.outbox.operations import OperationError
+
+    try:
+        return action()
+    except OperationError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from exc
+    except GatewayError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from exc
+
+
 @outbox_app.command("retry")
 def outbox_retry(tenant: TenantOpt, row_id: Annotated[int, typer.Argument(help="outbox row id (gateway outbox)")],
                  reason: Annotated[str, typer.Option(help="why it is retried (kept in the audit log)")]) -> None:
-    """Put a dead-lettered outbox row back in the queue (audited)."""
+    """Retry a dead-lettered row (audited). A payroll row is re-based: payroll is asked whether it booked the
+    row, and what is still owed now goes out as a new batch; the dead row is closed as superseded."""
     from datetime import UTC, datetime
 
-    from gateway.outbox import retry_dead
-    from gateway.store import audit
+    from gateway.outbox import operations
 
-    now = datetime.now(UTC)
-    with _engine().begin() as conn:  # the requeue and its audit entry commit together
-        if not retry_dead(conn, tenant, row_id, now):
-            console.print(f"[red]no dead outbox row {row_id} for tenant {tenant}[/red]")
-            raise typer.Exit(2)
-        audit.append(conn, tenant, _operator(), "outbox.retry", [(str(row_id), {"reason": reason})], now)
-    console.print(f"outbox row {row_id} is queued again; the next relay pass sends it")
+    done = _operate(lambda: operations.retry(_engine(), tenant, row_id, _payroll_lookup(), now=datetime.now(UTC),
+                                             actor=_operator(), reason=reason))
+    console.print(done.message, soft_wrap=True)
+
+
+@outbox_app.command("discard")
+def outbox_discard(tenant: TenantOpt, row_id: Annotated[int, typer.Argument(help="outbox row id")],
+                   reason: Annotated[str, typer.Option(help="why it is discarded (kept in the audit log)")]) -> None:
+    """Close a dead-lettered row for good (audited); a payroll row is first checked with payroll."""
+    from datetime import UTC, datetime
+
+    from gateway.outbox import operations
+
+    message = _operate(lambda: operations.discard(_engine(), tenant, row_id, _payroll_lookup(),
+                                                  now=datetime.now(UTC), actor=_operator(), reason=reason))
+    console.print(message, soft_wrap=True)
+
+
+@app.command()
+def reconcile(tenant: TenantOpt, period: PeriodOpt,
+              fix: Annotated[bool, typer.Option("--fix", help="write the corrections through the outbox")] = False,
+              reason: Annotated[str | None, typer.Option(help="why (required with --fix; audited)")] = None,
+              as_json: JsonOpt = False) -> None:
+    """Results against the payroll ledger against payroll's own answers; exit 0 when nothing differs, 1 when
+    something does. --fix recovers payments to employees with no result, re-sends after rejections the
+    operator fixed, sends what is owed and closes dead rows payroll never got (audited)."""
+    from datetime import UTC, datetime
+
+    from gateway.outbox import operations
+
+    period = _check_period(period)
+    if Settings().tenants.get(tenant) is None:
+        console.print(f"[red]tenant {tenant!r} is not configured[/red]")
+        raise typer.Exit(2)
+    report = _operate(lambda: operations.reconcile(_engine(), tenant, period, _payroll_lookup(),
+                                                   now=datetime.now(UTC), fix=fix, actor=_operator(),
+                                                   reason=reason))
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=1, default=str))
+    else:
+        table = Table(title=f"{tenant} {period}: {len(report.differences)} differences; results "
+                            f"{_rupiah(report.results_total)}, acknowledged by payroll "
+                            f"{_rupiah(report.payroll_total)}, {report.in_flight} lines in flight")
+        for col in ("kind", "NIP", "OPD", "result", "covered", "correction", "detail"):
+            table.add_column(col, overflow="fold")
+        for d in report.differences:
+            table.add_row(d.kind, d.nip or "", d.opd_id or "", "" if d.result is None else _rupiah(d.result),
+                          _rupiah(d.covered), _rupiah(d.correction), escape(d.detail))
+        console.print(table)
+        if report.fixed:
+            console.print(f"--fix wrote {len(report.fixed)} batch(es): {', '.join(report.fixed)}", soft_wrap=True)
+        for error in report.errors:
+            console.print(f"[yellow]{escape(error)}[/yellow]", soft_wrap=True)
+    raise typer.Exit(1 if report.differences or report.errors else 0)
 
 
 @audit_app.command("verify")
