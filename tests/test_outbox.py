@@ -243,3 +243,29 @@ def test_concurrent_relays_deliver_each_row_once(engine: Engine, clock: FakeCloc
     assert sorted(recorder.delivered) == sorted(r["idempotency_key"] for r in rows(engine))
     assert len(set(recorder.delivered)) == 40
     assert {r["status"] for r in rows(engine)} == {"delivered"}
+
+
+def test_relay_order_holds_across_passes(engine: Engine, clock: FakeClock) -> None:
+    enqueue(engine, clock, [result(NIPS[0], 1_000)])
+    enqueue(engine, clock, [result(NIPS[0], 1_500)])  # adjustment, same aggregate
+    recorder = Recorder([DeliveryError("503", retryable=True)])
+    relay = Relay(engine, {"payroll": recorder}, clock=clock, batch_size=1, backoff_base_seconds=60)
+    relay.run_once()  # the first row fails and waits for a later attempt
+    assert relay.run_once().claimed == 0  # the second pass, same instant: the adjustment must wait
+    assert recorder.delivered == []
+
+
+def test_a_relay_whose_lease_passed_cannot_overwrite_the_new_owners_outcome(engine: Engine, clock: FakeClock) -> None:
+    enqueue(engine, clock, [result(NIPS[0], 1_000)])
+    slow = Relay(engine, {"payroll": Recorder()}, clock=clock, owner="slow", lease_seconds=60)
+    claimed = slow.claim()
+    clock.advance(seconds=61)  # slow's lease passes; another relay takes the row and delivers it
+    other = Relay(engine, {"payroll": Recorder([DeliveryError("422", retryable=False, refused=True)])},
+                  clock=clock, owner="other", lease_seconds=60)
+    assert other.run_once().dead == 1
+    from gateway.outbox.relay import Outcome, RelayReport
+
+    stale = RelayReport()  # the slow relay now records its (stale) outcome
+    slow._record(claimed, {claimed[0]["id"]: Outcome({"status": "delivered", "answer": {}})}, stale)
+    assert stale.fenced == 1
+    assert rows(engine)[0]["status"] == "dead"  # the newer owner's outcome stands
