@@ -227,3 +227,14 @@ def _queued_recoveries(engine: Engine) -> dict[str, int]:
     return out
 
 
+
+
+def test_compute_withdraws_a_result_it_no_longer_produces_with_the_quarantine_reason() -> None:
+    from gateway.domain import Problem
+    from gateway.pipeline import _withdrawn
+
+    before = {NIPS[0]: result(NIPS[0], 3_400_000), NIPS[1]: result(NIPS[1], 1_000_000)}
+    weights = Problem(record_kind="plan", record_id=NIPS[0], rule="weights", nip=NIPS[0],
+                      message="weights sum to 110")
+    assert _withdrawn(before, [result(NIPS[1], 1_000_000)], [weights]) == {NIPS[0]: "weights: weights sum to 110"}
+    assert _withdrawn(before, list(before.values()), [weights]) == {}

@@ -269,3 +269,47 @@ def test_a_relay_whose_lease_passed_cannot_overwrite_the_new_owners_outcome(engi
     slow._record(claimed, {claimed[0]["id"]: Outcome({"status": "delivered", "answer": {}})}, stale)
     assert stale.fenced == 1
     assert rows(engine)[0]["status"] == "dead"  # the newer owner's outcome stands
+
+
+class Exploding:
+    """A destination with a bug: it raises something that is not a DeliveryError for one aggregate."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+
+    def deliver(self, row: dict[str, Any]) -> Delivery:
+        if row["aggregate"].endswith("OPD1"):
+            raise ValueError("malformed answer")
+        self.delivered.append(row["aggregate"])
+        return Delivery(status="delivered", answer={})
+
+
+def test_an_unexpected_exception_is_recorded_on_its_row_and_the_claim_goes_on(engine: Engine,
+                                                                             clock: FakeClock) -> None:
+    enqueue(engine, clock, [result(NIPS[0], 1_000, opd="OPD1"), result(NIPS[1], 2_000, opd="OPD2")])
+    destination = Exploding()
+    report = Relay(engine, {"payroll": destination}, clock=clock).run_once()
+    first, second = rows(engine)
+    assert (report.claimed, report.retrying, report.delivered) == (2, 1, 1)
+    assert (first["status"], first["attempts"], first["lease_owner"]) == ("pending", 1, None)
+    assert "ValueError: malformed answer" in first["last_error"]
+    assert second["status"] == "delivered" and destination.delivered == ["metro/2026-03/OPD2"]
+
+
+def test_leases_are_renewed_while_a_long_claim_is_delivered(engine: Engine, clock: FakeClock) -> None:
+    for i, nip in enumerate(NIPS):  # three aggregates, delivered one after another by one claim
+        enqueue(engine, clock, [result(nip, 1_000, opd=f"OPD{i}")])
+    other = Relay(engine, {}, clock=clock, owner="other", lease_seconds=60)
+    stolen: list[int] = []
+
+    class Slow:
+        def deliver(self, row: dict[str, Any]) -> Delivery:
+            clock.advance(seconds=40)  # each delivery takes 40 s of the 60 s lease: 120 s in all
+            stolen.extend(r["id"] for r in other.claim())
+            return Delivery(status="delivered", answer={})
+
+    relay = Relay(engine, {"payroll": Slow()}, clock=clock, owner="slow", lease_seconds=60, parallelism=1)
+    report = relay.run_once()
+    assert (report.claimed, report.delivered, report.fenced) == (3, 3, 0)
+    assert stolen == []  # nobody took a row while this claim was still delivering
+    assert {r["status"] for r in rows(engine)} == {"delivered"}

@@ -121,21 +121,19 @@ class Relay:
             rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).mappings()
             return [dict(r) for r in rows]
 
-    def _renew(self, rows: list[dict[str, Any]], finished: set[int], state: dict[str, datetime]) -> None:
-        """Extend the lease of this claim's unfinished rows once a third of the lease has passed."""
+    def _renew(self, rows: list[dict[str, Any]], state: dict[str, datetime]) -> None:
+        """Extend the lease of every row of this claim once a third of the lease has passed: delivered rows too,
+        since their outcomes are written only when the whole claim is recorded."""
         now = self.clock()
         with self._lock:
             if now - state["renewed"] < self.lease / 3:
                 return
             state["renewed"] = now
-            open_rows = [r for r in rows if r["id"] not in finished]
-        if not open_rows:
-            return
         with self.engine.begin() as conn:
-            for r in open_rows:
+            for r in rows:
                 conn.execute(update(outbox).where(outbox.c.id == r["id"], outbox.c.generation == r["generation"])
                              .values(lease_until=now + self.lease))
-        log.info("outbox.lease_renewed", rows=len(open_rows), owner=self.owner)
+        log.info("outbox.lease_renewed", rows=len(rows), owner=self.owner)
 
     # deliver --------------------------------------------------------------------------------------------------
     def run_once(self) -> RelayReport:
@@ -148,7 +146,6 @@ class Relay:
         for row in rows:
             groups.setdefault(row["aggregate"], []).append(row)
         outcomes: dict[int, Outcome] = {}
-        finished: set[int] = set()
         state = {"renewed": self.clock()}
 
         def deliver_group(group: list[dict[str, Any]]) -> None:
@@ -157,12 +154,11 @@ class Relay:
                 if stopped:  # keep order: an earlier row of this aggregate failed just now
                     outcome = Outcome({})
                 else:
-                    self._renew(rows, finished, state)
+                    self._renew(rows, state)
                     outcome = self._deliver(row, report)
                     stopped = outcome.values.get("status") != "delivered"
                 with self._lock:
                     outcomes[row["id"]] = outcome
-                    finished.add(row["id"])
 
         workers = min(self.parallelism, len(groups))
         if workers == 1:
@@ -176,7 +172,7 @@ class Relay:
                                          return_when=FIRST_COMPLETED)
                     for f in done:
                         f.result()  # deliver_group catches every delivery error; this re-raises only our bugs
-                    self._renew(rows, finished, state)
+                    self._renew(rows, state)
         self._record(rows, outcomes, report)
         return report
 
