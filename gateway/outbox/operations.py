@@ -241,16 +241,12 @@ def reconcile(engine: Engine, tenant: str, period: str, payroll: Lookup, *, now:
         return report
     with engine.begin() as conn:
         current = {r.nip: ledger.Target(r.opd_id, r.amount) for r in repo.load_results(conn, tenant, period)}
-        targets = dict(current)
-        for d in report.differences:
-            if d.kind == "paid-no-result" and d.nip and d.opd_id:
-                targets[d.nip] = ledger.Target(d.opd_id, 0)
-        rejected = [d.nip for d in report.differences if d.kind == "rejected" and d.nip]
-        if rejected:
-            for d in report.differences:
-                if d.kind == "rejected" and d.nip and d.nip not in targets and d.opd_id:
-                    targets[d.nip] = ledger.Target(d.opd_id, 0)
-            ledger.void_rejections(conn, tenant, period, rejected, now)
+        # Employees paid with no result now (and rejected ones without a result) are brought to 0.
+        targets = {d.nip: ledger.Target(d.opd_id, 0) for d in report.differences
+                   if d.kind in ("paid-no-result", "rejected") and d.nip and d.opd_id and d.nip not in current}
+        targets.update(current)
+        ledger.void_rejections(conn, tenant, period, [d.nip for d in report.differences
+                                                      if d.kind == "rejected" and d.nip], now)
         report.fixed = ledger.bring_to(conn, tenant, period, targets, now, hold_rejected=False)
         closed = []
         for row in ledger.payroll_rows(conn, tenant, period, ("dead",)):
