@@ -190,7 +190,8 @@ def _stage_generated(engine: Engine, tenant: str, employees: int, period: str, s
                         "head_nip": u.get("head_nip"), "level": levels.get(u["id"], "seksi")}))
                 buffers.flush(("unit", None))
                 units = []
-            rec.pop("bank_account", None)
+            for payroll_only in ("bank_account", "bank_code", "bank_name"):  # the HR listing's, not BKN's
+                rec.pop(payroll_only, None)
             buffers.add("employee", None, validate["employee"](rec))
         elif kind in ("attendance", "programme"):
             buffers.add(kind, rec["period"], validate[kind](rec))

@@ -7,13 +7,17 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import Engine
 
-from gateway.connectors import BknAuth, BknClient, BknCredentials, PayrollClient, TteClient
+from gateway.connectors import BknAuth, BknClient, BknCredentials, HrClient, PayrollClient, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.connectors.spbe import SpbeClient
+from gateway.errors import ConfigurationError
 from gateway.feed import FeedPublisher
-from gateway.outbox import Destination, PayrollDestination, SpbeDestination
+from gateway.outbox import Destination, PayrollDestination, PayrollRouter, SpbeDestination
+from gateway.outbox.sipd import SipdDestination
+from gateway.outbox.sipd_workbook import SipdRates
 from gateway.pipeline import Clock, Pipeline, utc_now
 from gateway.settings import Settings
 from gateway.store import make_engine
@@ -34,7 +38,8 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
                     **{**common, "timeout": settings.tte_timeout_seconds})
     payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(), **common)
-    destinations: dict[str, Destination] = {"payroll": PayrollDestination(payroll)}
+    engine = make_engine(settings.database_url)
+    destinations: dict[str, Destination] = {"payroll": _payroll(settings, engine, PayrollDestination(payroll))}
     if settings.spbe_api_key is not None:
         destinations["spbe"] = SpbeDestination(SpbeClient(settings.spbe_base_url,
                                                           settings.spbe_api_key.get_secret_value(), **common))
@@ -44,13 +49,43 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
         pekalongan = PekalonganClient(settings.eseksama_base_url, settings.presensi_base_url,
                                       settings.pekalongan_api_key.get_secret_value(), page_size=settings.page_size,
                                       **common)
-    engine = make_engine(settings.database_url)
-    return Pipeline(engine, settings, bkn, tte, destinations, clock=clock, pekalongan=pekalongan)
+    hr = None
+    if settings.hr_api_key is not None:
+        hr = HrClient(settings.hr_base_url, settings.hr_api_key.get_secret_value(), page_size=settings.page_size,
+                      **common)
+    return Pipeline(engine, settings, bkn, tte, destinations, clock=clock, pekalongan=pekalongan, hr=hr)
+
+
+def sipd_rates(settings: Settings) -> dict[str, SipdRates]:
+    """Each SIPD tenant's workbook rates, validated: a bad rate names the tenant and the setting."""
+    rates = {}
+    for name, config in settings.tenants.items():
+        if config.payroll_destination != "sipd":
+            continue
+        try:
+            rates[name] = SipdRates.model_validate(config.sipd)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ConfigurationError(f"tenant {name!r}: sipd.{where}: {first['msg']}") from None
+    return rates
+
+
+def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination) -> Destination:
+    """The `payroll` destination: the BPKAD API, or per tenant the SIPD workbook (`payroll_destination`)."""
+    rates = sipd_rates(settings)
+    if not rates:
+        return bpkad
+    sipd = SipdDestination(engine, settings.sipd_workbook_dir, rates.__getitem__)
+    tenants = settings.tenants
+    return PayrollRouter({"bpkad": bpkad, "sipd": sipd},
+                         lambda tenant: tenants[tenant].payroll_destination if tenant in tenants else "bpkad")
 
 
 def mock_settings(settings: Settings, world: Any) -> Settings:
     """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
     from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO
+    from mocks.hr import DEMO_HR_KEY
     from mocks.pekalongan import DEMO_PEKALONGAN_KEY
     from mocks.spbe import DEMO_SPBE_KEY
 
@@ -63,7 +98,8 @@ def mock_settings(settings: Settings, world: Any) -> Settings:
         "bkn_sso_token": None, "tte_username": DEMO_BASIC[0], "tte_password": SecretStr(DEMO_BASIC[1]),
         "payroll_api_key": SecretStr(DEMO_API_KEY), "spbe_base_url": ep.spbe_url,
         "spbe_api_key": SecretStr(DEMO_SPBE_KEY), "eseksama_base_url": ep.eseksama_url,
-        "presensi_base_url": ep.presensi_url, "pekalongan_api_key": SecretStr(DEMO_PEKALONGAN_KEY)})
+        "presensi_base_url": ep.presensi_url, "pekalongan_api_key": SecretStr(DEMO_PEKALONGAN_KEY),
+        "hr_base_url": ep.hr_url, "hr_api_key": SecretStr(DEMO_HR_KEY)})
 
 
 def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,

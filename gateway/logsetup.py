@@ -19,7 +19,17 @@ def mask_nip(text: str) -> str:
     return _NIP.sub(r"\1**********\2", text)
 
 
-_PERSONAL_KEYS = ("name", "nama", "bank_account", "nomor_rekening", "npwp", "nik", "tax_id")
+_NIK = re.compile(r"\b(\d{4})\d{12}\b")
+
+
+def mask_nik(text: str) -> str:
+    """Keep only the region digits of a 16-digit NIK: the rest encodes the birth date and sex."""
+    return _NIK.sub(r"\1************", text)
+
+
+# Compared with the key in lower case: `nomorRekening` is caught as "nomorrekening".
+_PERSONAL_KEYS = ("name", "nama", "bank_account", "nomor_rekening", "nomorrekening", "account_number", "account_name",
+                  "namarekening", "npwp", "nik", "tax_id", "birth_date", "tgllahir", "tanggal_lahir")
 
 
 def _mask(key: str, value: Any) -> Any:
@@ -27,7 +37,7 @@ def _mask(key: str, value: Any) -> Any:
     if any(word in lowered for word in _SECRET_KEYS) or lowered in _PERSONAL_KEYS:
         return "***"
     if isinstance(value, str):
-        return mask_nip(value)
+        return mask_nik(mask_nip(value))
     if isinstance(value, dict):
         return {k: _mask(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -36,10 +46,15 @@ def _mask(key: str, value: Any) -> Any:
 
 
 def mask_personal_data(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Secrets, names, bank accounts and tax ids hidden; NIPs cut down; nested values too."""
+    """Secrets, names, bank accounts, NIKs, birth dates and tax ids hidden; NIPs cut down; nested values too."""
     for key, value in list(event.items()):
         event[key] = _mask(key, value)
     return event
+
+
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # sys.stderr looked up at each log call, not at configure time: the stream may be replaced (a test runner).
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def configure(level: str = "WARNING", json: bool = False) -> None:
@@ -60,5 +75,6 @@ def configure(level: str = "WARNING", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=_stderr_logger,  # stdout carries only the output
         cache_logger_on_first_use=False,
     )

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from gateway import feed
-from gateway.connectors import BknClient, Page, TteClient
+from gateway.connectors import BknClient, HrClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, Period, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
@@ -44,6 +44,7 @@ Clock = Callable[[], datetime]
 
 STREAM_KIND = {"pegawai": "employee", "indikator": "indicator", "aktivitas": "activity", "bukti": "evidence",
                "persetujuan": "approval"}
+PEKALONGAN_SOURCES = ("eseksama", "presensi")  # the other source, "rekening", is the city's HR listing
 
 
 def utc_now() -> datetime:
@@ -81,9 +82,9 @@ class CycleReport:
 class Pipeline:
     def __init__(self, engine: Engine, settings: Settings, bkn: BknClient, tte: TteClient,
                  destinations: dict[str, Destination], clock: Clock = utc_now,
-                 pekalongan: PekalonganClient | None = None) -> None:
+                 pekalongan: PekalonganClient | None = None, hr: HrClient | None = None) -> None:
         self.engine, self.settings, self.bkn, self.tte = engine, settings, bkn, tte
-        self.destinations, self.clock, self.pekalongan = destinations, clock, pekalongan
+        self.destinations, self.clock, self.pekalongan, self.hr = destinations, clock, pekalongan, hr
 
     def _tenant(self, tenant: str) -> Any:
         config = self.settings.tenants.get(tenant)
@@ -103,20 +104,37 @@ class Pipeline:
         return report
 
     def _sync_reference(self, tenant: str, report: SyncReport) -> None:
-        """Units (SIASN) and employees (e-Kinerja): not tied to a period."""
+        """Units (SIASN), employees (e-Kinerja) and, where the tenant pulls them, bank accounts (the city's HR
+        listing): not tied to a period."""
+        if "rekening" in self._tenant(tenant).sources and self.hr is None:
+            raise ConfigurationError(f"tenant {tenant!r} pulls bank accounts (sources: \"rekening\") but no HR "
+                                     "client is set up; set GATEWAY_HR_API_KEY (and GATEWAY_HR_BASE_URL) or take "
+                                     "\"rekening\" out of its sources")
         units, problems = self.bkn.units()
         with self.engine.begin() as conn:
             report.staged["unit"] = repo.stage(conn, tenant, "unit", units, None, self.clock())
             report.quarantined += repo.add_quarantine(conn, tenant, None, problems, None, self.clock())
         self._sync_stream(tenant, "pegawai", None, report)
+        if "rekening" in self._tenant(tenant).sources and self.hr is not None:
+            self._sync_bank_accounts(tenant, self.hr, report)
+
+    def _sync_bank_accounts(self, tenant: str, hr: HrClient, report: SyncReport) -> None:
+        """The whole HR listing every sync (it has no change cursor), each page in one transaction."""
+        count = report.staged.setdefault("bank_account", StageCount())
+        seen: dict[str, tuple[str, str]] = {}
+        for page in hr.bank_accounts():
+            kept, problems = _drop_duplicates("bank_account", page.records, [], seen, upstream="the HR system")
+            self._stage_page(tenant, "bank_account", None, page, kept, problems, report, count, None)
+        log.info("sync.stream", tenant=tenant, stream="rekening", new=count.new, changed=count.changed)
 
     def _sync_month(self, tenant: str, month: str, report: SyncReport) -> None:
         for stream in STREAM_KIND:
             if stream != "pegawai":
                 self._sync_stream(tenant, stream, month, report)
         config = self._tenant(tenant)
-        if config.sources and self.pekalongan is None:
-            raise ConfigurationError(f"tenant {tenant!r} pulls {config.sources} but no client for them is set up")
+        wanted = [source for source in config.sources if source in PEKALONGAN_SOURCES]
+        if wanted and self.pekalongan is None:
+            raise ConfigurationError(f"tenant {tenant!r} pulls {wanted} but no client for them is set up")
         for source, kind in (("eseksama", "programme"), ("presensi", "attendance")):
             if source in config.sources and self.pekalongan is not None:
                 pages = (self.pekalongan.programmes(month) if kind == "programme"
@@ -303,15 +321,16 @@ def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
             "previous_amount": previous.amount if previous else None}
 
 
-def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]]
-                     ) -> tuple[list[Any], list[Problem]]:
+def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]], *,
+                     upstream: str = "BKN") -> tuple[list[Any], list[Problem]]:
     """The same id twice in one sync. Identical content: kept once. A copy with a later updatedAt: the record
     changed upstream while we paged (keyset paging reads it again), so the newer copy wins. Different content
-    under the same or an older updatedAt: upstream is inconsistent, the later copy is quarantined."""
+    under the same or an older updatedAt (or with no updatedAt at all): upstream is inconsistent, the later copy is
+    quarantined."""
     kept: dict[str, Any] = {}
     problems = []
     for item, stamp in zip(items, stamps or [""] * len(items), strict=True):
-        rid = str(getattr(item, "nip" if stream == "pegawai" else "id"))
+        rid = str(getattr(item, "nip" if stream in ("pegawai", "bank_account") else "id"))
         digest = hashlib.sha256(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         prior = seen.get(rid)
         if prior is None or (prior[0] != digest and stamp > prior[1]):
@@ -321,5 +340,6 @@ def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dic
             problems.append(Problem(record_kind=stream, record_id=rid, rule="duplicate-id",
                                     nip=getattr(item, "nip", None),
                                     message=f"{stream} {rid} came twice in one sync with different content and no "
-                                            "newer updatedAt; the first copy was kept, ask BKN which one is right"))
+                                            f"newer updatedAt; the first copy was kept, ask {upstream} which one is "
+                                            "right"))
     return list(kept.values()), problems

@@ -29,8 +29,9 @@ class TenantConfig(BaseModel):
     display_name: str
     scheme: str
     settings: dict[str, Any] = {}
-    # Local apps pulled next to BKN: "eseksama" (programme results), "presensi" (attendance summaries).
-    sources: list[Literal["eseksama", "presensi"]] = []
+    # Local apps pulled next to BKN: "eseksama" (programme results), "presensi" (attendance summaries), both
+    # Pekalongan's; "rekening" (employees' bank accounts from the city's HR listing).
+    sources: list[Literal["eseksama", "presensi", "rekening"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
     payment: Literal["monthly", "quarterly"] = "monthly"
     # Where payroll goes: "bpkad" (the finance office's API) or "sipd" (one SIPD "TPP" workbook per OPD and
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
     eseksama_base_url: str = "https://eseksama.pekalongankota.go.id"
     presensi_base_url: str = "https://presensi.pekalongankota.go.id"
     pekalongan_api_key: SecretStr | None = None  # unset: the city apps are not pulled
+    # The city's own HR system (SIMPEG): the bank-account listing (the gateway's own contract, docs/contracts/hr.md).
+    hr_base_url: str = "https://simpeg.local.go.id/api/v1"
+    hr_api_key: SecretStr | None = None  # unset: bank accounts are not pulled
 
     # The event feed: a kombu broker URL (memory:// embedded; amqp://... for RabbitMQ, redis://... for Redis).
     feed_broker_url: str = "memory://"

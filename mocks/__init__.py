@@ -17,6 +17,7 @@ import respx
 
 from mocks.bkn import DEMO_CONSUMER, DEMO_SSO, BknMock
 from mocks.faults import Fault, FaultPlan, Faults, FaultTarget
+from mocks.hr import DEMO_HR_KEY, HrMock
 from mocks.payroll import DEMO_API_KEY, PayrollMock
 from mocks.pekalongan import DEMO_PEKALONGAN_KEY, PekalonganMock
 from mocks.scenario import Scenario
@@ -38,6 +39,7 @@ class Endpoints:
     spbe_url: str = "https://spbe.local.go.id"
     eseksama_url: str = "https://eseksama.pekalongankota.go.id"
     presensi_url: str = "https://presensi.pekalongankota.go.id"
+    hr_url: str = "https://simpeg.local.go.id/api/v1"
     origin: str = ""  # the one origin every upstream shares when served over loopback (`loopback`)
 
     @classmethod
@@ -54,6 +56,7 @@ class Endpoints:
             spbe_url=f"{origin}/spbe",
             eseksama_url=f"{origin}/eseksama",
             presensi_url=f"{origin}/presensi",
+            hr_url=f"{origin}/hr/api/v1",
             origin=origin,
         )
 
@@ -80,6 +83,7 @@ class MockWorld:
         self.payroll = PayrollMock(scenario)
         self.spbe = SpbeMock()
         self.pekalongan = PekalonganMock(scenario)
+        self.hr = HrMock(scenario)
         self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
         self.routes: dict[str, respx.Route] = {}
         ep = endpoints
@@ -91,6 +95,7 @@ class MockWorld:
         self._mount("spbe", None, lambda r: self.spbe.mount(r, base_url=ep.spbe_url))
         self._mount("pekalongan", None, lambda r: self.pekalongan.mount(
             r, eseksama_url=ep.eseksama_url, presensi_url=ep.presensi_url))
+        self._mount("hr", None, lambda r: self.hr.mount(r, base_url=ep.hr_url))
         if faults is not None:
             self.faults.load(faults)
 
@@ -121,6 +126,7 @@ class MockWorld:
         self.tte.load(scenario)
         self.payroll.load(scenario)
         self.pekalongan.load(scenario)
+        self.hr.load(scenario)
         if not keep_books:
             self.payroll.reset()
             self.spbe.records.clear()
@@ -130,6 +136,6 @@ class MockWorld:
         return httpx.MockTransport(self.router.handler)
 
 
-__all__ = ["DEMO_API_KEY", "DEMO_BASIC", "DEMO_CONSUMER", "DEMO_PEKALONGAN_KEY", "DEMO_SPBE_KEY", "DEMO_SSO",
-           "BknMock", "Endpoints", "Fault", "FaultPlan", "Faults", "MockWorld", "PayrollMock", "Scenario",
-           "SpbeMock", "TteMock"]
+__all__ = ["DEMO_API_KEY", "DEMO_BASIC", "DEMO_CONSUMER", "DEMO_HR_KEY", "DEMO_PEKALONGAN_KEY", "DEMO_SPBE_KEY",
+           "DEMO_SSO", "BknMock", "Endpoints", "Fault", "FaultPlan", "Faults", "HrMock", "MockWorld", "PayrollMock",
+           "Scenario", "SpbeMock", "TteMock"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain, count, zip_longest
 
+from mocks._personal import bank, golongan, nik
+
 # DKI position groups (the keys of the monthly-maximum table, domain.md "DKI Jakarta"):
 #   pelayanan, operasional, administrasi, teknis   staff at service / operational / administrative / technical level
 #   lurah, camat                                   heads of kelurahan / kecamatan
@@ -365,5 +367,10 @@ class Organisation:
             record["eselon"] = person.eselon
         if person.group:
             record["position_group"] = person.group
+        tenant, nip = self.profile.name, person.nip
+        record["nik"] = nik(tenant, nip)
+        record["birth_date"] = f"{nip[0:4]}-{nip[4:6]}-{nip[6:8]}"  # the NIP's own (its NIPs are valid)
+        record["golongan"] = golongan(person.kelas, nip)
         record["bank_account"] = person.bank
+        record["bank_code"], record["bank_name"] = bank(tenant, nip)
         return record

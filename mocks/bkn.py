@@ -79,7 +79,8 @@ class BknMock:
             "pegawai": [ekinerja.Pegawai(
                 nipBaru=e.nip, nama=e.name, unorId=e.unit_id, atasanNip=e.supervisor_nip,
                 kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon,
-                kelompokJabatan=e.position_group, updatedAt=stamp,
+                kelompokJabatan=e.position_group, nik=e.nik, tglLahir=e.birth_date, golongan=e.golongan,
+                updatedAt=stamp,
             ).model_dump(mode="json") for e in scenario.employees],
             "indikator": [ekinerja.Indikator(
                 id=i.id, nip=p.nip, periode=p.period, rhk=p.rhk, indikator=i.name, bobot=str(i.weight),

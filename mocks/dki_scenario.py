@@ -46,6 +46,7 @@ from pathlib import Path
 
 from mocks._calendar import add_working_days, working_days
 from mocks._kit import WIB, People, dump, pool_documents
+from mocks._personal import details
 from mocks.scenario import (
     SCENARIOS,
     Scenario,
@@ -103,9 +104,10 @@ class _Builder:
     def person(self, case: str, unit: str, supervisor: ScenarioEmployee | None, kelas: int, position: str,
                group: str | None, eselon: str | None = None, *, heads: bool = False) -> ScenarioEmployee:
         nip, name = self.people.nip_and_name((40, 57) if eselon else (24, 55))
+        account = self.people.bank_account()
         emp = ScenarioEmployee(nip=nip, name=name, unit_id=unit, supervisor_nip=supervisor.nip if supervisor else None,
                                kelas_jabatan=kelas, position=position, eselon=eselon, position_group=group,
-                               bank_account=self.people.bank_account())
+                               bank_account=account, **details("dki", nip, kelas, account=account))
         self.employees.append(emp)
         if heads:
             self.units[unit] = self.units[unit].model_copy(update={"head_nip": nip})

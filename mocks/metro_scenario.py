@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from mocks._personal import details
 from mocks.scenario import (
     SCENARIOS,
     Scenario,
@@ -88,10 +89,13 @@ class _Builder:
     def employee(self, unit: str, supervisor: str | None, kelas: int, position: str, eselon: str | None,
                  *, bank: bool = True) -> ScenarioEmployee:
         sex = self.rng.choice((1, 2))
+        nip = self.nip(sex)
+        name = f"{self.rng.choice(NAMES)} {self.rng.choice(SURNAMES)}"
+        account = f"{self.rng.randint(10**9, 10**10 - 1)}" if bank else None
         emp = ScenarioEmployee(
-            nip=self.nip(sex), name=f"{self.rng.choice(NAMES)} {self.rng.choice(SURNAMES)}", unit_id=unit,
+            nip=nip, name=name, unit_id=unit,
             supervisor_nip=supervisor, kelas_jabatan=kelas, position=position, eselon=eselon,
-            bank_account=f"{self.rng.randint(10**9, 10**10 - 1)}" if bank else None)
+            bank_account=account, **details("metro", nip, kelas, account=account))
         self.employees.append(emp)
         return emp
 
@@ -230,7 +234,9 @@ class _Builder:
         p = full_plan(rejected, [50, 50])
         self.activity(rejected, p.indicators[1], date(2026, 3, 16), approved=False)
         # Payroll has no bank account for this one: the line is rejected and shows up for reconciliation.
-        self.employees[self.employees.index(no_bank)] = no_bank.model_copy(update={"bank_account": None})
+        # Nor does the city's HR listing.
+        self.employees[self.employees.index(no_bank)] = no_bank.model_copy(
+            update={"bank_account": None, "bank_code": None, "bank_name": None})
         # This one's unit was closed in SIASN: BKN still lists the employee against it.
         self.employees[self.employees.index(lost_unit)] = lost_unit.model_copy(
             update={"unit_id": "F" * 32})

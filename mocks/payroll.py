@@ -106,7 +106,7 @@ class PayrollMock:
             reason = None
             if line.nip not in self.accounts:
                 reason = REJECT_UNKNOWN_NIP
-            elif not self.accounts[line.nip]:
+            elif not self.accounts[line.nip] and line.amount > 0:  # a recovery transfers nothing: no account needed
                 reason = REJECT_NO_ACCOUNT
             elif budget is not None and spent + line.amount > budget:
                 reason = REJECT_BUDGET

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from mocks._calendar import add_working_days, working_days
 from mocks._kit import WIB, People, dump, pool_documents
+from mocks._personal import details
 from mocks.scenario import (
     SCENARIOS,
     Scenario,
@@ -108,9 +109,10 @@ class _Builder:
     def person(self, unit: str, supervisor: ScenarioEmployee | None, kelas: int, position: str,
                eselon: str | None = None, *, heads: str | None = None, case: str | None = None) -> ScenarioEmployee:
         nip, name = self.people.nip_and_name((40, 57) if eselon else (24, 55))
+        account = self.people.bank_account()
         emp = ScenarioEmployee(nip=nip, name=name, unit_id=unit, supervisor_nip=supervisor.nip if supervisor else None,
                                kelas_jabatan=kelas, position=position, eselon=eselon,
-                               bank_account=self.people.bank_account())
+                               bank_account=account, **details("pekalongan", nip, kelas, account=account))
         self.employees.append(emp)
         if heads is not None:
             self.units[heads] = self.units[heads].model_copy(update={"head_nip": nip})

@@ -39,7 +39,13 @@ class ScenarioEmployee(_Model):
     position: str = ""
     eselon: str | None = None
     position_group: str | None = None
-    bank_account: str | None = None
+    nik: str | None = None
+    birth_date: date | None = None
+    golongan: str | None = None
+    bank_account: str | None = Field(default=None, description="the account number, as text")
+    bank_code: str | None = None
+    bank_name: str | None = None
+    account_name: str | None = Field(default=None, description="the name on the account; default: `name`")
 
 
 class ScenarioIndicator(_Model):

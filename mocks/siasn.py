@@ -1,5 +1,6 @@
 """SIASN per-NIP endpoints (`data-utama`, `rw-jabatan`, `rw-kinerjaperiodik`), answering with the BKN mock's
-auth. Records are derived from the scenario: the birth date and appointment month come from the NIP."""
+auth. Records are derived from the scenario: NIK, birth date and golongan are the scenario's where it has them (the
+birth date from the NIP otherwise), the appointment month comes from the NIP."""
 
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ class SiasnMock:
         self.jabatan: dict[str, list[dict[str, Any]]] = {}
         for e in scenario.employees:
             nip = e.nip
-            born = date(int(nip[0:4]), int(nip[4:6]), int(nip[6:8]))
+            born = e.birth_date or date(int(nip[0:4]), int(nip[4:6]), int(nip[6:8]))
             appointed = date(int(nip[8:12]), int(nip[12:14]), 1)
             self.utama[nip] = siasn.DataUtama(
-                id=_hex_id("pns", nip), nipBaru=nip, nama=e.name, tglLahir=born,
+                id=_hex_id("pns", nip), nipBaru=nip, nama=e.name, tglLahir=born, nik=e.nik,
                 jenisKelamin="M" if nip[14] == "1" else "F", unorId=e.unit_id, unorNama=units.get(e.unit_id, ""),
-                jabatanNama=e.position, eselon=e.eselon, kelas_jabatan=e.kelas_jabatan, tmtJabatan=appointed,
+                jabatanNama=e.position, eselon=e.eselon, golRuangAkhir=e.golongan, kelas_jabatan=e.kelas_jabatan,
+                tmtJabatan=appointed,
             ).model_dump(mode="json")
             self.jabatan[nip] = [siasn.RiwayatJabatan(
                 id=_hex_id("jab", nip), nipBaru=nip, unorId=e.unit_id, unorNama=units.get(e.unit_id, ""),

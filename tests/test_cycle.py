@@ -191,3 +191,34 @@ def test_the_same_id_with_other_content_and_no_newer_stamp_is_quarantined(db_url
         staged = {a.id: a for a in repo.staged(conn, "metro", "activity", "2026-03")}
     assert [q["record_id"] for q in held] == [rows[0]["id"]]
     assert str(staged[rows[0]["id"]].quantity) == rows[0]["jumlah"]  # the first copy was kept
+
+
+def test_cli_shows_what_was_computed_but_not_paid_and_why(tmp_path: Path) -> None:
+    demo = _cli(tmp_path, "demo")
+    text = " ".join(demo.output.split())
+    # The bundled month has one employee payroll refuses for a missing bank account (Rp 3,400,000).
+    assert "payroll lines rejected │ 1" in text and "computed but not paid │ 1 (Rp 3.400.000)" in text, demo.output
+    rows = json.loads(_cli(tmp_path, "outbox", "list", "-t", "metro", "-p", "2026-03", "--json").output)
+    rejected = [r["rejected_lines"] for r in rows if r["rejected_lines"]]
+    assert rejected == [{"missing bank account": 1}]
+    listed = _cli(tmp_path, "outbox", "list", "-t", "metro", "-p", "2026-03")
+    assert "1 payroll lines rejected" in " ".join(listed.output.split())
+
+
+def test_cli_reconcile_reject_enters_a_finance_office_refusal(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "demo").exit_code == 0
+    items = json.loads(_cli(tmp_path, "results", "-t", "metro", "-p", "2026-03", "--json").output)
+    paid = next(r for r in items if r["amount"] > 0 and r["status"] == "full")
+    missing_reason = _cli(tmp_path, "reconcile", "-t", "metro", "-p", "2026-03", "--reject", paid["nip"])
+    assert missing_reason.exit_code == 2 and "--reason is required" in missing_reason.output
+    shown = runner.invoke(app, ["reconcile", "-t", "metro", "-p", "2026-03", "--reject", paid["nip"], "--reason",
+                                "rekening ditutup", "--json"], env={
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "GATEWAY_HTTP_MAX_ATTEMPTS": "1",
+        "GATEWAY_PAYROLL_BASE_URL": "http://127.0.0.1:9/api/v1"})  # payroll unreachable: answered from the ledger
+    assert shown.exit_code == 1  # a difference now: the refused employee
+    report = json.loads(shown.stdout)
+    refused = [d for d in report["differences"] if d["nip"] == paid["nip"]]
+    assert [d["kind"] for d in refused] == ["rejected"] and "rekening ditutup" in refused[0]["detail"]
+    never_paid = _cli(tmp_path, "reconcile", "-t", "metro", "-p", "2026-03", "--reject", "199901012020011999",
+                      "--reason", "x")
+    assert never_paid.exit_code == 2 and "no acknowledged payroll line" in never_paid.output

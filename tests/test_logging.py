@@ -45,3 +45,20 @@ def test_nested_values_and_tax_ids_are_masked_too() -> None:
                                               "payload": {"nama": "Dewi", "note": "for 198803032012032003"}})
     assert event["lines"] == [{"nip": "1988**********2003", "npwp": "***"}]
     assert event["payload"] == {"nama": "***", "note": "for 1988**********2003"}
+
+
+def test_nik_birth_dates_and_bank_accounts_are_masked_in_every_spelling() -> None:
+    from gateway.logsetup import mask_personal_data
+
+    event = mask_personal_data(None, "info", {
+        "event": "hr.row", "nik": "3375014101800001", "birth_date": "1980-01-01", "tglLahir": "01-01-1980",
+        "account_number": "0012345678", "nomorRekening": "0012345678", "nomor_rekening": "0012345678",
+        "namaRekening": "Dewi Lestari", "account_name": "Dewi Lestari",
+        "payload": {"nipBaru": "198001012005012001", "nik": "3375014101800001", "kodeBank": "113"},
+        "note": "row for NIK 3375014101800001 refused"})
+
+    for key in ("nik", "birth_date", "tglLahir", "account_number", "nomorRekening", "nomor_rekening", "namaRekening",
+                "account_name"):
+        assert event[key] == "***", key
+    assert event["payload"] == {"nipBaru": "1980**********2001", "nik": "***", "kodeBank": "113"}
+    assert event["note"] == "row for NIK 3375************ refused"

@@ -8,7 +8,7 @@ Generated scenarios with every kind of bad data feed them; they run on SQLite an
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, select
 
 from bench._staging import stage_generated
-from gateway.domain import Activity, EvidenceCheck, Period, PeriodData, Unit
+from gateway.domain import Activity, BankAccount, Employee, EvidenceCheck, Period, PeriodData, Unit
 from gateway.mappings import DkiScheme, MetroScheme, PekalonganScheme, compute_in_parts, get_scheme, plan_parts
 from gateway.mappings.dki import _is_head, _subtree
 from gateway.store import repository as repo
@@ -254,3 +254,39 @@ def test_checks_are_saved_and_read_back(engine: Engine) -> None:
     with engine.connect() as conn:
         loaded = sorted(repo.load_checks(conn, "t", "2026-Q1"), key=lambda c: c.evidence_id)
     same_records(tuple(loaded), tuple(sorted(checks, key=lambda c: c.evidence_id)))
+
+
+def test_optional_personal_fields_and_bank_accounts_round_trip(engine: Engine) -> None:
+    full = Employee(nip="198507152010012002", name="Dewi", unit_id="U1", kelas_jabatan=9, nik="3375015507850001",
+                    birth_date=date(1985, 7, 15), golongan="III/c")
+    bare = Employee(nip="198001012005011001", name="Agus", unit_id="U1", kelas_jabatan=7)
+    account = BankAccount(nip=full.nip, bank_code="002", bank_name="BANK BRI", account_number="0001234567",
+                          account_name="DEWI")
+    with engine.begin() as conn:
+        repo.stage(conn, "t", "employee", [full, bare], None, NOW)
+        repo.stage(conn, "t", "bank_account", [account], None, NOW)
+    with engine.connect() as conn:
+        staged = {e.nip: e for e in repo.staged(conn, "t", "employee")}
+        period = repo.load_period(conn, "t", "2026-03", kinds=["employee"]).employees
+        accounts = repo.load_bank_accounts(conn, "t")
+        payloads = dict(conn.execute(select(records.c.id, records.c.payload).where(
+            records.c.tenant == "t", records.c.kind == "employee")).all())
+    # As validation of the stored payload gives them (every field set).
+    full, bare = (Employee.model_validate(e.model_dump(mode="json")) for e in (full, bare))
+    same_records((staged[full.nip], staged[bare.nip]), (full, bare))
+    same_records(tuple(sorted(period, key=lambda e: e.nip)), (bare, full))
+    same_records((accounts[full.nip],), (account,))
+    assert accounts[full.nip].account_number == "0001234567"  # text: the leading zeros stay
+    assert payloads[bare.nip]["birth_date"] is None and payloads[full.nip]["birth_date"] == "1985-07-15"
+    # Read by the trusted builder (every field's key present), not by validating again.
+    rebuild = repo._REBUILD["employee"]
+    assert rebuild._build(payloads[full.nip])["birth_date"] == date(1985, 7, 15)
+    # A payload staged before these fields existed still reads, with them unset.
+    older = {k: v for k, v in payloads[bare.nip].items() if k not in ("nik", "birth_date", "golongan")}
+    assert rebuild(older) == bare
+
+
+def test_bank_accounts_are_no_scheme_input() -> None:
+    assert "bank_account" in repo.KINDS and "bank_account" not in repo.INPUTS
+    with pytest.raises(ValueError, match="unknown kinds"):
+        repo._wanted(["bank_account"])

@@ -68,6 +68,7 @@ def demo(
 ) -> None:
     """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks."""
     from gateway.bootstrap import build_mock_pipeline
+    from gateway.outbox import ledger
     from mocks import MockWorld, Scenario
 
     try:
@@ -90,6 +91,9 @@ def demo(
         rows = conn.execute(select(outbox.c.status, outbox.c.answer, outbox.c.payload).where(
             outbox.c.tenant == loaded.tenant, outbox.c.period == loaded.period,
             outbox.c.destination == "payroll")).all()
+        standing = ledger.positions(conn, loaded.tenant, loaded.period)
+    unpaid = [r for r in results if r.amount > standing.get(r.nip, ledger.Position()).acknowledged]
+    unpaid_total = sum(r.amount - standing.get(r.nip, ledger.Position()).acknowledged for r in unpaid)
     counts = {s: sum(1 for r in results if r.status == s) for s in ResultStatus}
     acknowledged = sum(1 for r in rows if r.status == "delivered")
     rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
@@ -109,6 +113,7 @@ def demo(
         ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
         ("payroll lines sent", sum(len(r.payload["lines"]) for r in rows)),
         ("payroll lines rejected", rejected),
+        ("computed but not paid", f"{len(unpaid)} ({_rupiah(unpaid_total)})"),
         ("dead letters", sum(1 for r in rows if r.status == "dead")),
         ("evidence verdicts in the SPBE audit trail", len(world.spbe.records)),
     ]:
@@ -285,20 +290,34 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
         query = query.where(outbox.c.period == _check_period(period))
     with _engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
+        rejections = _rejections_by_row(conn, tenant, period)
     if as_json:
-        typer.echo(json.dumps([_jsonable(r) for r in rows], indent=1))
+        typer.echo(json.dumps([{**_jsonable(r), "rejected_lines": rejections.get(r["id"], {})} for r in rows],
+                              indent=1))
         return
-    table = Table(title=f"{tenant}: {len(rows)} outbox rows")
+    total = sum(sum(reasons.values()) for reasons in rejections.values())
+    table = Table(title=f"{tenant}: {len(rows)} outbox rows, {total} payroll lines rejected")
     for col in ("id", "aggregate", "status", "attempts", "lines", "amount", "rejected", "last error"):
         table.add_column(col)
     for r in rows:
         lines = r["payload"].get("lines", [])  # payroll; SPBE rows carry verdicts, feed rows events
         items = lines or r["payload"].get("verdicts") or r["payload"].get("events") or []
-        rejected = sum(1 for ln in (r["answer"] or {}).get("lines", []) if ln.get("status") == "rejected")
+        rejected = "; ".join(f"{count} {reason}" for reason, count in sorted(rejections.get(r["id"], {}).items()))
         table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(items)),
-                      _rupiah(sum(ln["amount"] for ln in lines)) if lines else "", str(rejected),
-                      (r["last_error"] or "")[:60])
+                      _rupiah(sum(ln["amount"] for ln in lines)) if lines else "", escape(rejected),
+                      escape((r["last_error"] or "")[:60]))
     console.print(table)
+
+
+def _rejections_by_row(conn: Any, tenant: str, period: str | None) -> dict[int, dict[str, int]]:
+    """Open rejections per outbox row, counted by reason (from the ledger: payroll's and the finance office's)."""
+    from gateway.outbox import ledger
+
+    out: dict[int, dict[str, int]] = {}
+    for line in ledger.rejected_lines(conn, tenant, period):
+        reasons = out.setdefault(line["outbox_id"], {})
+        reasons[line["reason"] or "rejected"] = reasons.get(line["reason"] or "rejected", 0) + 1
+    return out
 
 
 def _payroll_lookup() -> Any:
@@ -351,11 +370,16 @@ def outbox_discard(tenant: TenantOpt, row_id: Annotated[int, typer.Argument(help
 @app.command()
 def reconcile(tenant: TenantOpt, period: PeriodOpt,
               fix: Annotated[bool, typer.Option("--fix", help="write the corrections through the outbox")] = False,
-              reason: Annotated[str | None, typer.Option(help="why (required with --fix; audited)")] = None,
+              reason: Annotated[str | None, typer.Option(help="why (required with --fix or --reject; audited)")
+                                ] = None,
+              reject: Annotated[list[str] | None, typer.Option(
+                  "--reject", metavar="NIP", help="the finance office refused this employee's lines (a SIPD "
+                                                  "workbook sent back); repeatable; needs --reason")] = None,
               as_json: JsonOpt = False) -> None:
     """Results against the payroll ledger against payroll's own answers; exit 0 when nothing differs, 1 when
     something does. --fix recovers payments to employees with no result, re-sends after rejections the
-    operator fixed, sends what is owed and closes dead rows payroll never got (audited)."""
+    operator fixed, sends what is owed and closes dead rows payroll never got (audited). --reject enters the
+    finance office's later refusals first."""
     from datetime import UTC, datetime
 
     from gateway.outbox import operations
@@ -364,6 +388,13 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
     if Settings().tenants.get(tenant) is None:
         console.print(f"[red]tenant {tenant!r} is not configured[/red]")
         raise typer.Exit(2)
+    if reject:
+        message = _operate(lambda: operations.reject(_engine(), tenant, period, reject, now=datetime.now(UTC),
+                                                     actor=_operator(), reason=reason or ""))
+        if as_json:
+            typer.echo(message, err=True)  # stdout stays one JSON document
+        else:
+            console.print(message, soft_wrap=True)
     report = _operate(lambda: operations.reconcile(_engine(), tenant, period, _payroll_lookup(),
                                                    now=datetime.now(UTC), fix=fix, actor=_operator(),
                                                    reason=reason))

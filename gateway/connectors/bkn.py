@@ -258,7 +258,8 @@ def _to_domain(stream: str, wire: Any) -> BaseModel:
     if stream == "pegawai":
         return Employee(nip=wire.nipBaru, name=wire.nama, unit_id=wire.unorId, supervisor_nip=wire.atasanNip,
                         kelas_jabatan=wire.kelas_jabatan, position=wire.jabatanNama, eselon=wire.eselon,
-                        position_group=wire.kelompokJabatan)
+                        position_group=wire.kelompokJabatan, nik=wire.nik or None, birth_date=wire.tglLahir,
+                        golongan=wire.golongan or None)
     if stream == "indikator":
         return Indicator(id=wire.id, nip=wire.nip, period=wire.periode, rhk=wire.rhk, name=wire.indikator,
                          weight=Decimal(wire.bobot), target=Decimal(wire.target))

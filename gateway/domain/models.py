@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _NIP = re.compile(r"^\d{18}$")
 
@@ -65,6 +65,30 @@ class Employee(_Record):
     position: str = ""
     eselon: str | None = None
     position_group: str | None = None  # DKI's groups for the monthly maximum (e.g. "teknis", "lurah")
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$")  # Nomor Induk Kependudukan (civil registry id)
+    birth_date: date | None = None  # must be the NIP's own (its first 8 digits)
+    golongan: str | None = Field(default=None, pattern=r"^(I|II|III|IV)/[a-e]$")  # pangkat/golongan ruang, "III/a"
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date_is_the_nips(cls, value: date | None, info: ValidationInfo) -> date | None:
+        # A field validator, not a model validator: a third of the cost, on 65,000 employees a sync.
+        nip = info.data.get("nip")  # absent when the NIP itself was refused
+        if value is not None and nip is not None and value.year * 10000 + value.month * 100 + value.day != int(
+                nip[:8]):
+            raise ValueError(f"birth date {value:%d-%m-%Y} does not agree with NIP {nip}, whose first 8 digits "
+                             f"give {nip[6:8]}-{nip[4:6]}-{nip[0:4]}")
+        return value
+
+
+class BankAccount(_Record):
+    """Where an employee's TPP is transferred, from the city's own HR listing (one account per NIP)."""
+
+    nip: NIP
+    bank_code: str = Field(pattern=r"^\d{3}$")  # kode bank (BI's three digits, e.g. "002" BRI)
+    bank_name: str = Field(min_length=1)
+    account_number: str = Field(pattern=r"^\d{6,20}$")  # text: leading zeros belong to the number
+    account_name: str
 
 
 class Indicator(_Record):

@@ -139,6 +139,25 @@ def discard(engine: Engine, tenant: str, row_id: int, payroll: Lookup, *, now: d
     return f"outbox row {row_id} is discarded"
 
 
+def reject(engine: Engine, tenant: str, period: str, nips: list[str], *, now: datetime, actor: str,
+           reason: str) -> str:
+    """The finance office refused employees' acknowledged lines after the fact (a SIPD workbook it sent back):
+    their lines become rejected with the reason, so the ledger stops counting them as paid and holds their
+    arrears until `reconcile --fix` after the cause is fixed (audited)."""
+    if not reason.strip():
+        raise OperationError("--reason is required: say what the finance office refused and why")
+    with engine.begin() as conn:
+        standing = ledger.positions(conn, tenant, period, nips)
+        unknown = [nip for nip in nips if standing.get(nip, ledger.Position()).acknowledged == 0]
+        if unknown:
+            raise OperationError(f"{tenant} {period}: no acknowledged payroll line for NIP {', '.join(unknown)}; "
+                                 "only what payroll acknowledged can be rejected")
+        count = sum(ledger.reject(conn, tenant, period, nip, reason, now) for nip in nips)
+        audit.append(conn, tenant, actor, "payroll.rejected", [(nip, {"period": period, "reason": reason})
+                                                                for nip in nips], now)
+    return f"{count} acknowledged line(s) of {len(nips)} employee(s) are now rejected: {reason}"
+
+
 # Reconciliation -------------------------------------------------------------------------------------------------
 @dataclass
 class Difference:
@@ -265,4 +284,4 @@ def reconcile(engine: Engine, tenant: str, period: str, payroll: Lookup, *, now:
 
 
 __all__ = ["Difference", "Lookup", "OperationError", "ReconcileReport", "RetryOutcome", "discard", "learn",
-           "reconcile", "retry"]
+           "reconcile", "reject", "retry"]

@@ -58,6 +58,7 @@ from gateway.domain import (
     Activity,
     Approval,
     Attendance,
+    BankAccount,
     Employee,
     Evidence,
     EvidenceCheck,
@@ -76,9 +77,12 @@ KINDS: dict[str, type[BaseModel]] = {
     "unit": Unit, "employee": Employee, "indicator": Indicator,
     "activity": Activity, "evidence": Evidence, "approval": Approval,
     "attendance": Attendance, "programme": Programme,
+    "bank_account": BankAccount,  # the city's HR listing; read by payroll, not by the schemes
 }
-# What `load_period` / `iter_period` can read: the staged kinds and the evidence checks.
-INPUTS: frozenset[str] = frozenset({*KINDS, "check"})
+# Kinds whose record id is the NIP (one record per employee, not tied to a period).
+_BY_NIP = frozenset({"employee", "bank_account"})
+# What `load_period` / `iter_period` can read: the staged kinds a scheme computes from and the evidence checks.
+INPUTS: frozenset[str] = frozenset({*KINDS, "check"} - {"bank_account"})
 _ROWS_PER_FETCH = 10_000
 
 
@@ -275,7 +279,7 @@ def _upsert_postgresql(conn: Connection, tenant: str, kind: str, items: Sequence
 
 
 def _record_id(kind: str, item: BaseModel) -> str:
-    return str(item.nip) if kind == "employee" else str(item.id)
+    return str(item.nip) if kind in _BY_NIP else str(item.id)
 
 
 # Reading staged records back: trusted rebuilding ----------------------------------------------------------------
@@ -288,7 +292,7 @@ _DECIMALS: dict[str, Decimal] = {}
 # (Time zones are not shared: a shared one saves 24 bytes a timestamp but setting it costs more than parsing.)
 _SHARED_TEXT = frozenset({"nip", "unit_id", "supervisor_nip", "approver_nip", "indicator_id", "kind", "description",
                           "period", "rhk", "position", "eselon", "position_group", "level", "parent_id",
-                          "head_nip"})
+                          "head_nip", "golongan", "bank_code", "bank_name"})
 
 
 def _date(value: str) -> date:
@@ -717,6 +721,38 @@ def load_withdrawn(conn: Connection, tenant: str, period: str, nip: str | None =
     if nip is not None:
         query = query.where(results.c.nip == nip)
     return [dict(r) for r in conn.execute(query.order_by(results.c.nip)).mappings()]
+
+
+def get_records(conn: Connection, tenant: str, kind: str, ids: Collection[str]) -> dict[str, Any]:
+    """Staged records of one kind by record id (a NIP for employees), in chunks; ids not staged are absent."""
+    if kind not in _REBUILD:
+        raise KeyError(kind)
+    text = _REBUILD[kind].text
+    wanted = sorted(set(ids))
+    out: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        query = select(records.c.id, cast(records.c.payload, Text)).where(
+            records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(wanted[start:start + 500]))
+        for record_id, payload in conn.execute(query):
+            out[record_id] = text(payload)
+    return out
+
+
+def load_bank_accounts(conn: Connection, tenant: str, nips: Collection[str] | None = None
+                       ) -> dict[str, BankAccount]:
+    """Staged bank accounts (the city's HR listing) by NIP: every one, or those of `nips` (a NIP with no account
+    is absent)."""
+    rebuild = _REBUILD["bank_account"].text
+    base = select(records.c.id, cast(records.c.payload, Text)).where(
+        records.c.tenant == tenant, records.c.kind == "bank_account")
+    if nips is None:
+        return {rid: rebuild(payload) for rid, payload in conn.execute(base.order_by(records.c.id))}
+    wanted = sorted(set(nips))
+    out: dict[str, BankAccount] = {}
+    for start in range(0, len(wanted), 500):
+        for rid, payload in conn.execute(base.where(records.c.id.in_(wanted[start:start + 500]))):
+            out[rid] = rebuild(payload)
+    return out
 
 
 def get_cursor(conn: Connection, tenant: str, stream: str) -> str | None:

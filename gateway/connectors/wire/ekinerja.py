@@ -40,6 +40,19 @@ class Pegawai(_Wire):
     jabatanNama: str = ""
     eselon: str | None = None
     kelompokJabatan: str | None = None  # DKI position group
+    nik: str | None = None  # Nomor Induk Kependudukan, 16 digits
+    tglLahir: date | None = None  # dd-mm-yyyy, as SIASN
+    golongan: str | None = None  # golongan ruang, e.g. "III/a" (SIASN's golRuangAkhir)
+
+    @field_validator("tglLahir", mode="before")
+    @classmethod
+    def _parse_tgl_lahir(cls, value: object) -> object:
+        """`dd-mm-yyyy`; empty means "not on record" (so do an empty `nik` and `golongan`: `_to_domain`)."""
+        return None if value == "" else parse_date(value)
+
+    @field_serializer("tglLahir")
+    def _dump_tgl_lahir(self, value: date | None) -> str | None:
+        return None if value is None else value.strftime(DATE_FORMAT)
 
 
 class Indikator(_Wire):

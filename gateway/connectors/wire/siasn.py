@@ -59,6 +59,7 @@ class DataUtama(BaseModel):
     id: str
     nipBaru: str
     nama: str
+    nik: str | None = None  # Nomor Induk Kependudukan, 16 digits
     tglLahir: SiasnDate
     jenisKelamin: str | None = None
     unorId: str
