@@ -143,27 +143,30 @@ def settle_answer(conn: Connection, row: Mapping[str, Any], answer: Mapping[str,
         fate = _ANSWERED.get(seen.get("status"), PENDING) if seen else ACKNOWLEDGED
         fates[(fate, seen.get("reason") if seen and fate == REJECTED else None)].append(line["line_id"])
     for (fate, reason), line_ids in fates.items():
-        _set_fate(conn, row["tenant"], line_ids, fate, reason, now, only=(PENDING, UNKNOWN, UNSENT))
+        _set_fate(conn, row, line_ids, fate, reason, now, only=(PENDING, UNKNOWN, UNSENT))
 
 
 def settle_dead(conn: Connection, row: Mapping[str, Any], *, refused: bool, reason: str, now: datetime) -> None:
     """A dead row: `unsent` only if payroll refused it outright, else `unknown` until payroll says."""
     line_ids = [ln["line_id"] for ln in row["payload"].get("lines", [])]
-    _set_fate(conn, row["tenant"], line_ids, UNSENT if refused else UNKNOWN, reason[:500], now, only=(PENDING,))
+    _set_fate(conn, row, line_ids, UNSENT if refused else UNKNOWN, reason[:500], now, only=(PENDING,))
 
 
 def settle_missing(conn: Connection, row: Mapping[str, Any], now: datetime) -> None:
     """Payroll says it holds no batch under this row's key: its lines were never booked."""
     line_ids = [ln["line_id"] for ln in row["payload"].get("lines", [])]
-    _set_fate(conn, row["tenant"], line_ids, UNSENT, "payroll holds no batch with this idempotency key", now,
+    _set_fate(conn, row, line_ids, UNSENT, "payroll holds no batch with this idempotency key", now,
               only=(PENDING, UNKNOWN))
 
 
-def _set_fate(conn: Connection, tenant: str, line_ids: list[str], fate: str, reason: str | None, now: datetime,
-              *, only: tuple[str, ...]) -> None:
+def _set_fate(conn: Connection, row: Mapping[str, Any], line_ids: list[str], fate: str, reason: str | None,
+              now: datetime, *, only: tuple[str, ...]) -> None:
+    # A row's lines are found by its outbox id (indexed; the planner keeps to it even before the table's
+    # statistics know its new lines), then narrowed to the line ids.
     for start in range(0, len(line_ids), 500):
         conn.execute(update(payroll_ledger).where(
-            payroll_ledger.c.tenant == tenant, payroll_ledger.c.line_id.in_(line_ids[start:start + 500]),
+            payroll_ledger.c.outbox_id == row["id"], payroll_ledger.c.tenant == row["tenant"],
+            payroll_ledger.c.line_id.in_(line_ids[start:start + 500]),
             payroll_ledger.c.fate.in_(only)).values(fate=fate, reason=reason, updated_at=now))
 
 

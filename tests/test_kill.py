@@ -1,0 +1,113 @@
+"""Kill test: compute and relay SIGKILLed at random moments, over and over, against the HTTP mock and PostgreSQL.
+
+The mock server (in this process) holds payroll's own ledger and outlives every kill. Between restarts the city's
+evidence deadline changes, so each computation has other amounts and the writer must send differences; payroll
+also loses some answers after booking (timeouts), the case that paid twice before the ledger. At the end one run
+completes, and payroll's ledger must hold each employee's latest result exactly once: no line booked twice, the
+booked total per NIP equal to the result.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gateway.cli._serve import gateway_env
+from gateway.outbox import ledger
+from gateway.store import make_engine
+from gateway.store import repository as repo
+from mocks import Fault, MockWorld, Scenario
+from mocks.server import MockServer
+from tests.conftest import IN_CI, PG_URL, _reset_postgres
+
+pytestmark = [pytest.mark.kill, pytest.mark.postgres]
+TENANT, PERIOD = "metro", "2026-03"
+KILLS = 20
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database() -> str:
+    try:
+        return _reset_postgres(PG_URL)
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {PG_URL} is required in CI and is not reachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+
+
+def _config(directory: Path, sla_days: int) -> Path:
+    path = directory / f"sla-{sla_days}.toml"
+    path.write_text(f"[tenants.{TENANT}.settings]\nevidence_sla_working_days = {sla_days}\n")
+    return path
+
+
+def _worker(env: dict[str, str], mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "tests._kill_worker", mode, TENANT, PERIOD], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    _, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+
+
+def test_sigkilled_compute_and_relay_never_book_a_line_twice(tmp_path: Path) -> None:
+    url = _database()
+    rng = random.Random(20261205)
+    with MockServer(lambda endpoints: MockWorld(Scenario.bundled(TENANT), endpoints)) as server:
+        payroll = server.world.payroll
+        base = {**os.environ, **gateway_env(server.endpoints), "GATEWAY_DATABASE_URL": url,
+                "GATEWAY_HTTP_MAX_ATTEMPTS": "2", "GATEWAY_HTTP_TIMEOUT_SECONDS": "1",
+                "GATEWAY_RELAY_LEASE_SECONDS": "2",
+                "GATEWAY_RELAY_PARALLELISM": "2", "GATEWAY_DAEMON_TENANTS": f'["{TENANT}"]',
+                "PYTHONPATH": str(ROOT)}
+        _finish(_worker(base, "prepare"))
+        # Answers lost after booking on a share of submissions: the relay's retry must not book again.
+        server.world.faults.set("payroll.submit", Fault(kind="timeout", rate=0.3, delay=1.5), seed=7)
+        killed_while_running = 0
+        for kill in range(KILLS):
+            sla = rng.choice((1, 2, 3))
+            env = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, sla))}
+            process = _worker(env, "work")
+            time.sleep(rng.uniform(0.3, 3.0))  # the moment of the kill: in start-up, compute or the relay
+            if process.poll() is None:
+                killed_while_running += 1
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            if kill % 5 == 4:
+                time.sleep(2.1)  # let some leases of the killed relays expire, so rows are taken over
+        server.world.faults.clear()
+        final = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, 3))}
+        _finish(_worker(final, "work"))
+        time.sleep(2.1)  # leases of the last killed relay expire: the final relay takes its rows over
+        _finish(_worker(final, "work"))
+        bookings = list(payroll.ledger)
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            results = {r.nip: r.amount for r in repo.load_results(conn, TENANT, PERIOD)}
+            standing = ledger.positions(conn, TENANT, PERIOD)
+            unfinished = [r["id"] for r in ledger.payroll_rows(conn, TENANT, PERIOD, ("pending", "submitted", "dead"))]
+    finally:
+        engine.dispose()
+    assert not unfinished, f"rows left unfinished: {unfinished}"
+    twice = [line for line, n in Counter(b.line_id for b in bookings).items() if n > 1]
+    assert not twice, f"lines booked twice: {twice[:5]}"
+    booked: Counter[str] = Counter()
+    for booking in bookings:
+        booked[booking.nip] += booking.amount
+    refused = {nip for nip, p in standing.items() if p.rejected}  # payroll refuses them (no bank account)
+    expected = {nip: amount for nip, amount in results.items() if amount and nip not in refused}
+    assert {nip: amount for nip, amount in booked.items() if amount} == expected
+    assert sum(booked.values()) == sum(expected.values())
+    assert len({b.idempotency_key for b in bookings}) > 4  # the amounts moved between runs: adjustments were booked
+    assert killed_while_running >= KILLS // 4, f"only {killed_while_running} kills landed while the worker ran"
