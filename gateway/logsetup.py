@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -27,6 +28,21 @@ def mask_nik(text: str) -> str:
     return _NIK.sub(r"\1************", text)
 
 
+# A JWT (three base64url parts, the first `eyJ`), and whatever follows `Bearer` / `Basic` in a header's text.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
+_SCHEME = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
+
+
+def mask_tokens(text: str) -> str:
+    """Tokens and credentials cut out of free text (an error body, a traceback)."""
+    return _SCHEME.sub(r"\1 ***", _JWT.sub("[token]", text))
+
+
+def mask_text(text: str) -> str:
+    """Everything the masking does to free text: NIPs, NIKs, tokens."""
+    return mask_tokens(mask_nik(mask_nip(text)))
+
+
 # Compared with the key in lower case: `nomorRekening` is caught as "nomorrekening".
 _PERSONAL_KEYS = ("name", "nama", "bank_account", "nomor_rekening", "nomorrekening", "account_number", "account_name",
                   "namarekening", "npwp", "nik", "tax_id", "birth_date", "tgllahir", "tanggal_lahir")
@@ -37,7 +53,7 @@ def _mask(key: str, value: Any) -> Any:
     if any(word in lowered for word in _SECRET_KEYS) or lowered in _PERSONAL_KEYS:
         return "***"
     if isinstance(value, str):
-        return mask_nik(mask_nip(value))
+        return mask_text(value)
     if isinstance(value, dict):
         return {k: _mask(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -57,8 +73,32 @@ def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
     return structlog.PrintLogger(file=sys.stderr)
 
 
+class _MaskingFormatter(logging.Formatter):
+    """Other libraries' log records (stdlib logging), traceback included, masked like our own events."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """An exception nobody caught is logged through the masking processor, never printed raw."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    structlog.get_logger("gateway").critical("uncaught_exception", exc_info=(exc_type, exc, tb))
+
+
+def _log_uncaught_in_thread(args: Any) -> None:
+    _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def configure(level: str = "WARNING", json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # ours (basicConfig's), not a test runner's capture
+            handler.setFormatter(_MaskingFormatter("%(levelname)s %(name)s: %(message)s"))
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
     # pyhanko logs every untrusted signature with a traceback; the verdict already says it, once.
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
@@ -71,6 +111,8 @@ def configure(level: str = "WARNING", json: bool = False) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # Tracebacks become text here, before the masking, so that they are masked too.
+            structlog.processors.format_exc_info,
             mask_personal_data,
             renderer,
         ],

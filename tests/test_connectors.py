@@ -286,6 +286,45 @@ def test_503_twice_then_success_takes_three_calls(world: MockWorld, sleeps: list
     assert len(sleeps) == 2
 
 
+@pytest.mark.parametrize("path", [TOKEN_PATH, SSO_PATH])
+def test_a_token_request_answered_429_waits_as_retry_after_says_and_is_asked_again(
+        world: MockWorld, sleeps: list[float], path: str) -> None:
+    recorder = Recorder(Scripted(world.router.handler, path, json_error(429, "slow down", **{"Retry-After": "11"})))
+    page = next(bkn_client(recorder, sleeps).stream("aktivitas", PERIOD))
+
+    assert page.records
+    assert recorder.answers(path) == [429, 200]
+    assert sleeps == [11.0]
+
+
+@pytest.mark.parametrize("fault", ["503", "timeout", "truncated", "no-token"])
+def test_a_failing_token_request_is_retried_like_any_other_call(world: MockWorld, sleeps: list[float],
+                                                                fault: str) -> None:
+    answer = {"503": json_error(503), "timeout": CONNECT_ERROR,
+              "truncated": httpx.Response(200, content=b'{"access_token": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIi'),
+              "no-token": httpx.Response(200, json={"token_type": "Bearer"})}[fault]
+    recorder = Recorder(Scripted(world.router.handler, TOKEN_PATH, answer))
+    units, _ = bkn_client(recorder, sleeps).units()
+
+    assert len(units) == len(METRO.units)
+    assert len(recorder.requests(TOKEN_PATH)) == 2
+    assert len(sleeps) == 1
+
+
+def test_a_token_answer_still_malformed_after_the_retries_is_an_upstream_error_without_the_token(
+        world: MockWorld, sleeps: list[float]) -> None:
+    secret = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJnYXRld2F5In0"
+    truncated = [httpx.Response(200, content=b'{"access_token": "' + secret.encode()) for _ in range(3)]
+    recorder = Recorder(Scripted(world.router.handler, TOKEN_PATH, *truncated))
+
+    with pytest.raises(UpstreamError, match="BKN sent a malformed gateway token answer") as caught:
+        bkn_client(recorder, sleeps, max_attempts=3).units()
+    assert caught.value.retryable
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # no pydantic error with the input
+    assert "eyJ" not in str(caught.value)
+    assert len(recorder.requests(TOKEN_PATH)) == 3
+
+
 @pytest.mark.parametrize("status", [500, 401])
 def test_a_suspended_backend_is_retried_without_refreshing_tokens(world: MockWorld, sleeps: list[float],
                                                                   status: int) -> None:

@@ -62,3 +62,50 @@ def test_nik_birth_dates_and_bank_accounts_are_masked_in_every_spelling() -> Non
         assert event[key] == "***", key
     assert event["payload"] == {"nipBaru": "1980**********2001", "nik": "***", "kodeBank": "113"}
     assert event["note"] == "row for NIK 3375************ refused"
+
+
+def test_a_traceback_is_masked_before_it_is_written() -> None:
+    out = io.StringIO()
+    configure("INFO", json=True)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(out))
+    try:
+        raise ValueError("line for 198803032012032003 refused; Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIi.c2ln")
+    except ValueError:
+        structlog.get_logger("test").exception("relay.crashed")
+    written = out.getvalue()
+    assert "ValueError" in json.loads(written)["exception"]
+    assert "198803032012032003" not in written and "eyJ" not in written
+
+
+def test_a_failing_postgresql_statement_logs_no_nip_and_no_name() -> None:
+    import pytest as _pytest
+    from sqlalchemy import insert
+    from sqlalchemy.exc import DBAPIError
+
+    from gateway.store.tables import payroll_ledger
+    from tests.conftest import IN_CI, PG_URL, _reset_postgres
+
+    try:
+        url = _reset_postgres(PG_URL)
+    except Exception as exc:  # noqa: BLE001 - unreachable: skipped outside CI
+        if IN_CI:
+            raise
+        _pytest.skip(f"PostgreSQL not reachable: {exc}")
+    from gateway.store import make_engine
+
+    engine = make_engine(url)
+    out = io.StringIO()
+    configure("INFO", json=True)
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(out))
+    try:
+        with engine.begin() as conn:  # a NIP one character too long for varchar(18), with a name beside it
+            conn.execute(insert(payroll_ledger).values(
+                tenant="metro", period="2026-03", nip="198803032012032003\n", opd_id="OPD", outbox_id=1,
+                line_id="k:Dewi Lestari", amount=1, kind="tpp", fate="pending", created_at=None, updated_at=None))
+    except DBAPIError:
+        structlog.get_logger("test").exception("store.failed")
+    finally:
+        engine.dispose()
+    written = out.getvalue()
+    assert "store.failed" in written and "Traceback" in written
+    assert "198803032012032003" not in written and "Dewi Lestari" not in written

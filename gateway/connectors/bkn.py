@@ -8,6 +8,7 @@ On a 401 both are refreshed and the request is tried once more.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import HttpBase
+from gateway.connectors._http import RETRYABLE_STATUS, HttpBase
 from gateway.connectors.wire import ekinerja, siasn
 from gateway.domain import Activity, Approval, Employee, Evidence, Indicator, Problem, Unit
 from gateway.errors import UpstreamAuthError, UpstreamError
@@ -78,13 +79,34 @@ class BknAuth(httpx.Auth):
             self._sso = self._read_token(answer, "SSO token")
 
     def _read_token(self, response: httpx.Response, what: str) -> tuple[str, float]:
+        """The token from an answer, or an UpstreamError naming the upstream: 429, 5xx and malformed or truncated
+        answers are retryable (the request is asked again, `Retry-After` honoured, through `HttpBase`'s retry);
+        any other refusal is the credentials' fault. No token text ever goes into a message."""
         response.read()
         if response.status_code != 200:
-            raise UpstreamAuthError(f"BKN refused the {what} request ({response.status_code}): "
-                                    f"{response.text[:200]}; check the consumer key/secret or SSO account",
-                                    status=response.status_code, retryable=False, body=response.text[:500])
-        token = siasn.TokenAnswer.model_validate_json(response.content)
+            retryable = response.status_code in RETRYABLE_STATUS
+            body = _without_tokens(response.text[:500])
+            error_cls = UpstreamError if retryable else UpstreamAuthError
+            hint = "BKN is unavailable; retried" if retryable else "check the consumer key/secret or SSO account"
+            error = error_cls(f"BKN refused the {what} request ({response.status_code}): {body[:200]}; {hint}",
+                              status=response.status_code, retryable=retryable, body=body)
+            error.retry_after = response.headers.get("Retry-After")  # type: ignore[attr-defined]
+            raise error
+        try:
+            token = siasn.TokenAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['type']}" for e in exc.errors())
+            raise UpstreamError(f"BKN sent a malformed {what} answer ({problems}); retried", status=200,
+                                retryable=True) from None
         return token.access_token, self.clock() + token.expires_in
+
+
+def _without_tokens(text: str) -> str:
+    """An error body with anything that looks like a token (JWT or a long opaque string) cut out."""
+    return _TOKENISH.sub("[token]", text)
+
+
+_TOKENISH = re.compile(r"[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{10,}(\.[A-Za-z0-9_\-]+)?|[A-Za-z0-9_\-]{32,}")
 
 
 @dataclass

@@ -13,7 +13,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def make_engine(url: str, *, migrate: bool = True) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -22,7 +22,8 @@ def make_engine(url: str, *, migrate: bool = True) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a failing statement's message (and its traceback) never carries NIPs or names.
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if migrate:
         upgrade(engine)
     return engine
