@@ -71,32 +71,35 @@ class BknMock:
 
     # state ------------------------------------------------------------------------------------------------------
     def load(self, scenario: Scenario) -> None:
+        # Built unvalidated: the mock serves what the scenario holds, hostile records included (the gateway's
+        # wire models are the ones that refuse them).
         stamp = scenario.updated_at
-        units = [siasn.RefUnor(Id=u.id, DiatasanId=u.parent_id, NamaUnor=u.name, NamaJabatan=u.head_title,
-                               EselonId=u.eselon, PemimpinPnsId=u.head_nip).model_dump(mode="json")
+        units = [siasn.RefUnor.model_construct(Id=u.id, DiatasanId=u.parent_id, NamaUnor=u.name,
+                                               NamaJabatan=u.head_title, EselonId=u.eselon,
+                                               PemimpinPnsId=u.head_nip).model_dump(mode="json")
                  for u in scenario.units]
         streams: dict[str, list[dict[str, Any]]] = {
-            "pegawai": [ekinerja.Pegawai(
+            "pegawai": [ekinerja.Pegawai.model_construct(
                 nipBaru=e.nip, nama=e.name, unorId=e.unit_id, atasanNip=e.supervisor_nip,
                 kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon,
                 kelompokJabatan=e.position_group, nik=e.nik, tglLahir=e.birth_date, golongan=e.golongan,
                 updatedAt=stamp,
             ).model_dump(mode="json") for e in scenario.employees],
-            "indikator": [ekinerja.Indikator(
+            "indikator": [ekinerja.Indikator.model_construct(
                 id=i.id, nip=p.nip, periode=p.period, rhk=p.rhk, indikator=i.name, bobot=str(i.weight),
                 target=str(i.target), satuan=i.unit, updatedAt=stamp,
             ).model_dump(mode="json") for p in scenario.plans for i in p.indicators],
-            "aktivitas": [ekinerja.Aktivitas(
+            "aktivitas": [ekinerja.Aktivitas.model_construct(
                 id=a.id, nip=a.nip, indikatorId=a.indicator_id, tanggal=a.date, jumlah=str(a.quantity),
                 jenis=a.kind, keterangan=a.description, dibuatPada=a.entered_at, updatedAt=stamp,
             ).model_dump(mode="json") for a in scenario.activities],
         }
         activity_period = {a.id: a.date.strftime("%Y-%m") for a in scenario.activities}
-        streams["bukti"] = [ekinerja.Bukti(
+        streams["bukti"] = [ekinerja.Bukti.model_construct(
             id=b.id, aktivitasId=b.activity_id, jenis=b.kind, sha256=b.sha256, diunggahPada=b.uploaded_at,
             namaFile=b.filename, lintang=b.latitude, bujur=b.longitude, waktuAmbil=b.captured_at,
             updatedAt=stamp).model_dump(mode="json") for b in scenario.evidence]
-        streams["persetujuan"] = [ekinerja.Persetujuan(
+        streams["persetujuan"] = [ekinerja.Persetujuan.model_construct(
             id=p.id, aktivitasId=p.activity_id, penyetujuNip=p.approver_nip,
             status="disetujui" if p.approved else "ditolak", diputuskanPada=p.decided_at, updatedAt=stamp,
         ).model_dump(mode="json") for p in scenario.approvals]

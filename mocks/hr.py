@@ -32,7 +32,7 @@ class HrMock:
             if not e.bank_account:
                 continue
             code, name = bank(scenario.tenant, e.nip)
-            self.accounts.append(Rekening(
+            self.accounts.append(Rekening.model_construct(
                 nip=e.nip, kodeBank=e.bank_code or code, namaBank=e.bank_name or name, nomorRekening=e.bank_account,
                 namaRekening=e.account_name or e.name.upper()).model_dump(mode="json"))
 

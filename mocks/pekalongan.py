@@ -20,10 +20,10 @@ class PekalonganMock:
         self.load(scenario)
 
     def load(self, scenario: Scenario) -> None:
-        self.programmes = [ProgramSeksama(
+        self.programmes = [ProgramSeksama.model_construct(
             id_program=p.id, id_bidang=p.unit_id, nama_program=p.name, periode=p.period, target=p.target,
             realisasi=p.realisation).model_dump(mode="json") for p in scenario.programmes]
-        self.attendance = [RekapPresensi(
+        self.attendance = [RekapPresensi.model_construct(
             nip=a.nip, periode=a.period, terlambat_menit=a.late_minutes, pulang_cepat_menit=a.early_leave_minutes,
             tanpa_catatan=a.missing_records, alpa_hari=a.absent_days).model_dump(mode="json")
             for a in scenario.attendance]

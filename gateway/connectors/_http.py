@@ -9,15 +9,18 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import structlog
+from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from gateway.errors import UpstreamAuthError, UpstreamError
 
 log = structlog.get_logger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -123,3 +126,13 @@ class HttpBase:
             # Truncated or malformed JSON is a transient upstream fault: ask again (inside the retry loop).
             raise UpstreamError(f"{self.upstream} sent malformed JSON for {method} {url}",
                                 status=response.status_code, retryable=True, body=response.text[:200]) from exc
+
+
+def read_envelope(model: type[_M], data: Any, where: str) -> _M:
+    """A listing page's envelope, or a retryable UpstreamError naming the listing (never a ValidationError)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'page'}: {e['msg']}" for e in exc.errors()[:5])
+        raise UpstreamError(f"{where} sent a page that is not its envelope ({problems[:300]})",
+                            retryable=True) from None

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import RETRYABLE_STATUS, HttpBase
+from gateway.connectors._http import RETRYABLE_STATUS, HttpBase, read_envelope
 from gateway.connectors.wire import ekinerja, siasn
 from gateway.domain import Activity, Approval, Employee, Evidence, Indicator, Problem, Unit
 from gateway.errors import UpstreamAuthError, UpstreamError
@@ -139,15 +139,16 @@ class BknClient(HttpBase):
         problems: list[Problem] = []
         offset = 0
         while True:
-            body = siasn.Envelope.model_validate(
-                self.json("GET", "/referensi/ref-unor", params={"limit": self.page_size, "offset": offset}))
+            body = envelope(self.json("GET", "/referensi/ref-unor",
+                                      params={"limit": self.page_size, "offset": offset}), "SIASN ref-unor")
             rows = body.data if isinstance(body.data, list) else []
-            for row in rows:
+            for n, row in enumerate(rows):
+                uid = str(row.get("Id", "?")) if isinstance(row, dict) else f"?{offset + n + 1}"
                 try:
                     raw.append(siasn.RefUnor.model_validate(row))
                 except ValidationError as exc:
-                    problems.append(Problem(record_kind="unit", record_id=str(row.get("Id", "?")),
-                                            rule="wire-format", message=f"unit {row.get('Id')}: {describe_error(exc)}"))
+                    problems.append(Problem(record_kind="unit", record_id=uid, rule="wire-format",
+                                            message=f"unit {uid}: {describe_error(exc)}"))
             offset += len(rows)
             if not rows or offset >= (body.count or 0):
                 break
@@ -175,15 +176,22 @@ class BknClient(HttpBase):
                 params["after"] = after
             elif since:
                 params["updated_since"] = since
-            body = siasn.Envelope.model_validate(self.json("GET", f"{self.ekinerja_url}/{name}", params=params))
+            body = envelope(self.json("GET", f"{self.ekinerja_url}/{name}", params=params), f"e-Kinerja {name}")
             rows = body.data if isinstance(body.data, list) else []
             records: list[BaseModel] = []
             stamps: list[str] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
             last = after
-            for row in rows:
-                rid = str(row.get("id") or row.get("nipBaru") or "?")
+            for n, row in enumerate(rows):
+                if not isinstance(row, dict):
+                    rid = f"?{read + n + 1}"
+                    raw[rid] = row
+                    problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
+                                            message=f"{name} row {read + n + 1}: not an object "
+                                                    f"({type(row).__name__})"))
+                    continue
+                rid = str(row.get("id") or row.get("nipBaru") or f"?{read + n + 1}")
                 raw[rid] = row
                 try:
                     wire = model.model_validate(row)
@@ -192,11 +200,11 @@ class BknClient(HttpBase):
                 except (ValidationError, ValueError, ArithmeticError) as exc:
                     nip = row.get("nip") or row.get("nipBaru")  # may be malformed too, e.g. a number
                     problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
-                                            nip=None if nip is None else str(nip),
+                                            nip=None if nip is None else str(nip)[:18],
                                             message=f"{name} {rid}: {describe_error(exc)}"))
-                stamp = row.get("updatedAt")
-                if isinstance(stamp, str):
-                    last = f"{stamp}|{rid}"
+                key = _cursor_key(row.get("updatedAt"), rid)
+                if key is not None:
+                    last = key
             yield Page(name, records, problems, raw, last, read, body.count or 0, stamps)
             read += len(rows)
             if len(rows) < self.page_size:
@@ -224,7 +232,7 @@ class BknClient(HttpBase):
     def _siasn_get(self, path: str) -> Any:
         """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (upstreams.md)."""
         response = self.request("GET", path, ok=(200, 404))
-        body = siasn.Envelope.model_validate(self._parse(response, "GET", path))
+        body = envelope(self._parse(response, "GET", path), f"SIASN {path.split('/')[2]}")
         if response.status_code == 404 or body.code == 0:
             return None
         return body.data
@@ -240,10 +248,28 @@ def _basic(user: str, password: str) -> str:
 
 
 def describe_error(exc: Exception) -> str:
+    """Every rule a record broke, one `field: reason` each, in words (pydantic's "Value error, " prefix dropped)."""
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+        return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'record'}: "
+                         f"{err['msg'].removeprefix('Value error, ')}" for err in exc.errors())
     return str(exc)
+
+
+def envelope(data: Any, where: str) -> siasn.Envelope:
+    """A listing's `{"code", "count", "data"}` envelope, or a retryable UpstreamError naming the listing."""
+    return read_envelope(siasn.Envelope, data, where)
+
+
+CURSOR_MAX = 128  # the cursor column
+
+
+def _cursor_key(stamp: object, rid: str) -> str | None:
+    """The keyset position after a row, `updatedAt|id`, when it is one the cursor column and the next request can
+    carry; a row whose stamp or id is not (a refused row, say) leaves the position where the row before put it."""
+    if not isinstance(stamp, str) or len(stamp) > 40 or len(rid) > 64:
+        return None
+    key = f"{stamp}|{rid}"
+    return key if key.isprintable() and len(key) <= CURSOR_MAX else None
 
 
 def _unit_tree(raw: list[siasn.RefUnor], problems: list[Problem]) -> list[Unit]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import HttpBase
+from gateway.connectors._http import HttpBase, read_envelope
 from gateway.connectors.bkn import Page, describe_error
 from gateway.connectors.wire.hr import Page as WirePage
 from gateway.connectors.wire.hr import Rekening
@@ -28,19 +28,20 @@ class HrClient(HttpBase):
         url = f"{self.client.base_url}".rstrip("/") + "/rekening"
         offset = 0
         while True:
-            body = WirePage.model_validate(self.json("GET", url, params={"limit": self.page_size, "offset": offset}))
+            body = read_envelope(WirePage, self.json("GET", url, params={"limit": self.page_size, "offset": offset}),
+                                 "HR rekening listing")
             records: list[BaseModel] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
-            for row in body.data:
-                nip = row.get("nip")
-                rid = str(nip) if nip not in (None, "") else f"?{offset + len(raw) + 1}"
+            for n, row in enumerate(body.data):
+                nip = row.get("nip") if isinstance(row, dict) else None
+                rid = str(nip) if nip not in (None, "") else f"?{offset + n + 1}"
                 raw[rid] = row
                 try:
                     records.append(_to_domain(row))
                 except (ValidationError, ValueError) as exc:
                     problems.append(Problem(record_kind=KIND, record_id=rid, rule="wire-format",
-                                            nip=str(nip) if nip else None,
+                                            nip=str(nip)[:18] if nip else None,
                                             message=f"bank account of {rid}: {describe_error(exc)}"))
             yield Page(KIND, records, problems, raw, None, offset, body.total)
             offset += len(body.data)

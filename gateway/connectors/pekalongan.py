@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import HttpBase
+from gateway.connectors._http import HttpBase, read_envelope
 from gateway.connectors.bkn import Page, describe_error
 from gateway.connectors.wire.pekalongan import Page as WirePage
 from gateway.connectors.wire.pekalongan import ProgramSeksama, RekapPresensi
@@ -32,19 +32,20 @@ class PekalonganClient(HttpBase):
     def _pages(self, kind: str, url: str, period: str) -> Iterator[Page]:
         offset = 0
         while True:
-            body = WirePage.model_validate(self.json(
-                "GET", url, params={"periode": period, "limit": self.page_size, "offset": offset}))
+            body = read_envelope(WirePage, self.json(
+                "GET", url, params={"periode": period, "limit": self.page_size, "offset": offset}), f"{kind} listing")
             records: list[BaseModel] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
-            for row in body.data:
-                rid = str(row.get("id_program") or row.get("nip") or "?")
+            for n, row in enumerate(body.data):
+                fields = row if isinstance(row, dict) else {}
+                rid = str(fields.get("id_program") or fields.get("nip") or f"?{offset + n + 1}")
                 raw[rid] = row
                 try:
                     records.append(_to_domain(kind, row))
-                except (ValidationError, ValueError) as exc:
+                except (ValidationError, ValueError, ArithmeticError) as exc:
                     problems.append(Problem(record_kind=kind, record_id=rid, rule="wire-format",
-                                            nip=str(row["nip"]) if row.get("nip") else None,
+                                            nip=str(fields["nip"])[:18] if fields.get("nip") else None,
                                             message=f"{kind} {rid}: {describe_error(exc)}"))
             yield Page(kind, records, problems, raw, None, offset, body.total)
             offset += len(body.data)

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-_NIP = re.compile(r"^\d{18}$")
-
-
-def _check_nip(value: str) -> str:
-    """NIP: birth date YYYYMMDD, appointment YYYYMM, sex digit 1/2, serial NNN."""
-    if not _NIP.match(value):
-        raise ValueError(f"NIP {value!r} is not 18 digits")
-    try:
-        date(int(value[0:4]), int(value[4:6]), int(value[6:8]))
-    except ValueError as exc:
-        raise ValueError(f"NIP {value!r} does not start with a valid birth date") from exc
-    if not 1 <= int(value[12:14]) <= 12:
-        raise ValueError(f"NIP {value!r} has no valid appointment month")
-    if value[14] not in "12":
-        raise ValueError(f"NIP {value!r} has sex digit {value[14]!r}, expected 1 or 2")
-    return value
-
-
-NIP = Annotated[str, AfterValidator(_check_nip)]
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("timestamp has no time zone; upstream times must be zone-aware (WIB)")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+from gateway.domain.types import NIP, AwareDatetime
 
 
 class _Record(BaseModel):

@@ -71,6 +71,7 @@ from gateway.domain import (
     TteConclusion,
     Unit,
 )
+from gateway.store._safe import safe_id, safe_payload, safe_text
 from gateway.store.tables import evidence_checks, quarantine, records, results, sync_cursors
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -474,8 +475,9 @@ def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) 
 def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[EvidenceCheck],
                 now: datetime) -> None:
     checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
-    rows = [(tenant, c.evidence_id, period, c.actual_sha256, c.tte.value, c.tte_description, checked_at)
-            for c in checks]
+    # The description is BSrE's own words: escaped and bounded (a NUL in it would end the tick on PostgreSQL).
+    rows = [(tenant, c.evidence_id, period, c.actual_sha256, c.tte.value, safe_text(c.tte_description, 2000),
+             checked_at) for c in checks]
     if not rows:
         return
     stmt = dialect_insert(conn, evidence_checks)
@@ -657,11 +659,14 @@ class _Spill:
 
 def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: Iterable[Problem],
                    payloads: dict[str, Any] | None, now: datetime) -> int:
-    """Record problems; a problem already open for the same record and rule is kept once."""
+    """Record problems; a problem already open for the same record and rule is kept once.
+
+    What a refused record carries is stored safely (`_safe`): its id escaped and cut to the column with a digest,
+    its message escaped and bounded, its upstream payload escaped and cut with a marker when huge."""
     # "" rather than NULL for records outside any period: NULL never conflicts, so they would pile up.
-    rows = [{"tenant": tenant, "period": period or "", "record_kind": p.record_kind, "record_id": p.record_id,
-             "rule": p.rule, "message": p.message, "payload": (payloads or {}).get(p.record_id),
-             "created_at": now} for p in problems]
+    rows = [{"tenant": tenant, "period": period or "", "record_kind": p.record_kind[:32],
+             "record_id": safe_id(p.record_id, 128), "rule": p.rule[:64], "message": safe_text(p.message, 8000),
+             "payload": safe_payload((payloads or {}).get(p.record_id)), "created_at": now} for p in problems]
     if not rows:
         return 0
     stmt = dialect_insert(conn, quarantine)

@@ -8,10 +8,26 @@ ISO 8601 with offset.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from gateway.domain.types import (
+    NIP,
+    AwareDatetime,
+    Code,
+    Description,
+    Ident,
+    Latitude,
+    Longitude,
+    Name,
+    Period,
+    Quantity,
+    Sha256,
+    Short,
+    Target,
+    Weight,
+)
 
 DATE_FORMAT = "%d-%m-%Y"
 
@@ -28,21 +44,21 @@ def parse_date(value: object) -> object:
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    updatedAt: datetime
+    updatedAt: AwareDatetime
 
 
 class Pegawai(_Wire):
-    nipBaru: str
-    nama: str
-    unorId: str
-    atasanNip: str | None = None
-    kelas_jabatan: int
-    jabatanNama: str = ""
-    eselon: str | None = None
-    kelompokJabatan: str | None = None  # DKI position group
-    nik: str | None = None  # Nomor Induk Kependudukan, 16 digits
+    nipBaru: NIP
+    nama: Name
+    unorId: Ident
+    atasanNip: NIP | None = None
+    kelas_jabatan: int = Field(ge=1, le=17)
+    jabatanNama: Name = ""
+    eselon: Code | None = None
+    kelompokJabatan: Code | None = None  # DKI position group
+    nik: Code | None = None  # Nomor Induk Kependudukan, 16 digits
     tglLahir: date | None = None  # dd-mm-yyyy, as SIASN
-    golongan: str | None = None  # golongan ruang, e.g. "III/a" (SIASN's golRuangAkhir)
+    golongan: Code | None = None  # golongan ruang, e.g. "III/a" (golRuangAkhir)
 
     @field_validator("tglLahir", mode="before")
     @classmethod
@@ -58,25 +74,25 @@ class Pegawai(_Wire):
 class Indikator(_Wire):
     """One RHK indicator with its monthly target (KPI bulanan)."""
 
-    id: str
-    nip: str
-    periode: str
-    rhk: str
-    indikator: str
-    bobot: str  # percent, decimal text
-    target: str  # decimal text
-    satuan: str = ""
+    id: Ident
+    nip: NIP
+    periode: Period
+    rhk: Description
+    indikator: Description
+    bobot: Weight  # percent, decimal text
+    target: Target  # decimal text
+    satuan: Short = ""
 
 
 class Aktivitas(_Wire):
-    id: str
-    nip: str
-    indikatorId: str
+    id: Ident
+    nip: NIP
+    indikatorId: Ident
     tanggal: date
-    jumlah: str
-    jenis: str = "dokumen"
-    keterangan: str = ""
-    dibuatPada: datetime
+    jumlah: Quantity
+    jenis: Code = "dokumen"
+    keterangan: Description = ""
+    dibuatPada: AwareDatetime
 
     _parse_tanggal = field_validator("tanggal", mode="before")(parse_date)
 
@@ -86,23 +102,23 @@ class Aktivitas(_Wire):
 
 
 class Bukti(_Wire):
-    id: str
-    aktivitasId: str
-    jenis: str = "dokumen"
-    sha256: str
-    diunggahPada: datetime
-    namaFile: str = ""
-    lintang: Decimal | None = None  # photo latitude
-    bujur: Decimal | None = None  # photo longitude
-    waktuAmbil: datetime | None = None  # photo capture time
+    id: Ident
+    aktivitasId: Ident
+    jenis: Code = "dokumen"
+    sha256: Sha256
+    diunggahPada: AwareDatetime
+    namaFile: Name = ""
+    lintang: Latitude | None = None  # photo latitude
+    bujur: Longitude | None = None  # photo longitude
+    waktuAmbil: AwareDatetime | None = None  # photo capture time
 
 
 class Persetujuan(_Wire):
-    id: str
-    aktivitasId: str
-    penyetujuNip: str
+    id: Ident
+    aktivitasId: Ident
+    penyetujuNip: NIP
     status: str = Field(pattern="^(disetujui|ditolak)$")
-    diputuskanPada: datetime
+    diputuskanPada: AwareDatetime
 
 
 STREAMS: dict[str, type[_Wire]] = {

@@ -7,7 +7,11 @@ Pekalongan's apps). One row per employee; account numbers are text (their leadin
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
+
+from gateway.domain.types import NIP, Code, Name
 
 
 class Page(BaseModel):
@@ -15,7 +19,7 @@ class Page(BaseModel):
 
     status: str
     total: int
-    data: list[dict]
+    data: list[Any]  # rows are checked one by one: one that is not an object is quarantined, not fatal
 
 
 class Rekening(BaseModel):
@@ -23,8 +27,8 @@ class Rekening(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    nip: str
-    kodeBank: str  # three digits, e.g. "002" (BRI), "113" (Bank Jateng)
-    namaBank: str
-    nomorRekening: str  # a JSON number is refused: its leading zeros would be lost
-    namaRekening: str
+    nip: NIP
+    kodeBank: Code  # three digits, e.g. "002" (BRI), "113" (Bank Jateng)
+    namaBank: Name
+    nomorRekening: Code  # a JSON number is refused: its leading zeros would be lost
+    namaRekening: Name

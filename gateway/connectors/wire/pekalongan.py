@@ -7,9 +7,11 @@ No public contract exists; this is the gateway's (docs/contracts/pekalongan.md).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.domain.types import NIP, Ident, Name, Period, PlainDecimal
 
 
 class Page(BaseModel):
@@ -17,22 +19,27 @@ class Page(BaseModel):
 
     status: str
     total: int
-    data: list[dict]
+    data: list[Any]  # rows are checked one by one: one that is not an object is quarantined, not fatal
+
+
+Amount = Annotated[PlainDecimal, Field(ge=0, le=10**12, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
+Count = Annotated[int, Field(ge=0, le=1000)]  # a bound for arithmetic, not a business rule (the scheme caps)
 
 
 class ProgramSeksama(BaseModel):
-    id_program: str
-    id_bidang: str
-    nama_program: str
-    periode: str
-    target: Decimal
-    realisasi: Decimal
+    id_program: Ident
+    id_bidang: Ident
+    nama_program: Name
+    periode: Period
+    target: Amount
+    realisasi: Amount
 
 
 class RekapPresensi(BaseModel):
-    nip: str
-    periode: str
-    terlambat_menit: list[int] = []
-    pulang_cepat_menit: list[int] = []
-    tanpa_catatan: int = 0
-    alpa_hari: int = 0
+    nip: NIP
+    periode: Period
+    terlambat_menit: list[Minutes] = Field(default=[], max_length=1000)
+    pulang_cepat_menit: list[Minutes] = Field(default=[], max_length=1000)
+    tanpa_catatan: Count = 0
+    alpa_hari: Count = 0

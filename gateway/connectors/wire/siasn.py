@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from gateway.domain.types import NIP, Code, Ident, Name
+
 NOT_FOUND = "Data tidak ditemukan"
 # 401 bodies seen from the real gateway and SSO.
 INVALID_JWT = "invalid or expired jwt"
@@ -33,12 +35,12 @@ class RefUnor(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    Id: str = Field(pattern=r"^[0-9A-F]{32}$")
-    DiatasanId: str | None = None
-    NamaUnor: str
-    NamaJabatan: str | None = None
-    EselonId: str | None = None
-    PemimpinPnsId: str | None = None
+    Id: str = Field(pattern=r"^[0-9A-F]{32}$", max_length=32)
+    DiatasanId: Ident | None = None
+    NamaUnor: Name
+    NamaJabatan: Name | None = None
+    EselonId: Code | None = None
+    PemimpinPnsId: NIP | None = None
 
 
 def parse_siasn_date(value: object) -> object:
