@@ -41,7 +41,8 @@ ViewKey = tuple[str, str | None, str | None]  # stream, periode, updated_since
 
 
 def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
-    return row["updatedAt"], row.get("id") or row.get("nipBaru") or ""
+    """(updatedAt, id) as text: a hostile row (a number for a stamp, say) is served in some place, not a crash."""
+    return str(row.get("updatedAt")), str(row.get("id") or row.get("nipBaru") or "")
 
 
 class BknMock:
@@ -358,7 +359,7 @@ def _period_of(row: dict[str, Any]) -> str | None:
     if "periode" in row:
         return row["periode"]
     if "tanggal" in row:  # dd-mm-yyyy
-        d = row["tanggal"]
+        d = str(row["tanggal"])
         return f"{d[6:10]}-{d[3:5]}"
     return None
 

@@ -119,6 +119,11 @@ class HttpBase:
     def json(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201, 202), **kwargs: Any) -> Any:
         return self._retry(lambda: self._parse(self._once(method, url, ok, **kwargs), method, url))
 
+    def envelope(self, model: type[_M], where: str, method: str, url: str, **kwargs: Any) -> _M:
+        """One page read into its envelope `model`; a page that is not one is asked again like malformed JSON."""
+        return self._retry(lambda: read_envelope(model, self._parse(self._once(method, url, (200,), **kwargs),
+                                                                    method, url), where))
+
     def _parse(self, response: httpx.Response, method: str, url: str) -> Any:
         try:
             return response.json()

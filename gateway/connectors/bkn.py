@@ -139,8 +139,8 @@ class BknClient(HttpBase):
         problems: list[Problem] = []
         offset = 0
         while True:
-            body = envelope(self.json("GET", "/referensi/ref-unor",
-                                      params={"limit": self.page_size, "offset": offset}), "SIASN ref-unor")
+            body = self.envelope(siasn.Envelope, "SIASN ref-unor", "GET", "/referensi/ref-unor",
+                                 params={"limit": self.page_size, "offset": offset})
             rows = body.data if isinstance(body.data, list) else []
             for n, row in enumerate(rows):
                 uid = str(row.get("Id", "?")) if isinstance(row, dict) else f"?{offset + n + 1}"
@@ -176,7 +176,8 @@ class BknClient(HttpBase):
                 params["after"] = after
             elif since:
                 params["updated_since"] = since
-            body = envelope(self.json("GET", f"{self.ekinerja_url}/{name}", params=params), f"e-Kinerja {name}")
+            body = self.envelope(siasn.Envelope, f"e-Kinerja {name}", "GET", f"{self.ekinerja_url}/{name}",
+                                 params=params)
             rows = body.data if isinstance(body.data, list) else []
             records: list[BaseModel] = []
             stamps: list[str] = []

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import HttpBase, read_envelope
+from gateway.connectors._http import HttpBase
 from gateway.connectors.bkn import Page, describe_error
 from gateway.connectors.wire.hr import Page as WirePage
 from gateway.connectors.wire.hr import Rekening
@@ -28,8 +28,8 @@ class HrClient(HttpBase):
         url = f"{self.client.base_url}".rstrip("/") + "/rekening"
         offset = 0
         while True:
-            body = read_envelope(WirePage, self.json("GET", url, params={"limit": self.page_size, "offset": offset}),
-                                 "HR rekening listing")
+            body = self.envelope(WirePage, "HR rekening listing", "GET", url,
+                                 params={"limit": self.page_size, "offset": offset})
             records: list[BaseModel] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}

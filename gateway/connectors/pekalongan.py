@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors._http import HttpBase, read_envelope
+from gateway.connectors._http import HttpBase
 from gateway.connectors.bkn import Page, describe_error
 from gateway.connectors.wire.pekalongan import Page as WirePage
 from gateway.connectors.wire.pekalongan import ProgramSeksama, RekapPresensi
@@ -32,8 +32,8 @@ class PekalonganClient(HttpBase):
     def _pages(self, kind: str, url: str, period: str) -> Iterator[Page]:
         offset = 0
         while True:
-            body = read_envelope(WirePage, self.json(
-                "GET", url, params={"periode": period, "limit": self.page_size, "offset": offset}), f"{kind} listing")
+            body = self.envelope(WirePage, f"{kind} listing", "GET", url,
+                                 params={"periode": period, "limit": self.page_size, "offset": offset})
             records: list[BaseModel] = []
             problems: list[Problem] = []
             raw: dict[str, Any] = {}
