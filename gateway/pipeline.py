@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from gateway import feed
 from gateway.connectors import BknClient, HrClient, Page, TteClient
 from gateway.connectors.pekalongan import PekalonganClient
-from gateway.domain import EvidenceCheck, Period, Problem, Result, TteConclusion
+from gateway.domain import EvidenceCheck, ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UpstreamError
 from gateway.mappings import get_scheme
@@ -34,6 +34,7 @@ from gateway.outbox import (
 )
 from gateway.settings import Settings
 from gateway.store import audit
+from gateway.store import holds as held_store
 from gateway.store import repository as repo
 from gateway.store.repository import StageCount
 from gateway.store.tables import evidence_checks, records
@@ -45,6 +46,7 @@ Clock = Callable[[], datetime]
 STREAM_KIND = {"pegawai": "employee", "indikator": "indicator", "aktivitas": "activity", "bukti": "evidence",
                "persetujuan": "approval"}
 PEKALONGAN_SOURCES = ("eseksama", "presensi")  # the other source, "rekening", is the city's HR listing
+RECHECKED = (TteConclusion.UNCHECKED.value, TteConclusion.UNAVAILABLE.value)  # asked again on every verify
 
 
 def utc_now() -> datetime:
@@ -69,6 +71,7 @@ class ComputeReport:
     results: int = 0
     quarantined: int = 0
     batches: list[str] = field(default_factory=list)
+    held: int = 0  # employees held back: evidence BKN or BSrE could not check yet
 
 
 @dataclass
@@ -182,7 +185,7 @@ class Pipeline:
         with self.engine.connect() as conn:
             done = {eid for (eid,) in conn.execute(select(evidence_checks.c.evidence_id).where(
                 evidence_checks.c.tenant == tenant, evidence_checks.c.period == period,
-                evidence_checks.c.tte != TteConclusion.UNCHECKED.value))}
+                evidence_checks.c.tte.not_in(RECHECKED)))}
             todo = [eid for (eid,) in conn.execute(select(records.c.id).where(
                 records.c.tenant == tenant, records.c.kind == "evidence", records.c.period == period)
                 .order_by(records.c.id)) if eid not in done]
@@ -210,7 +213,7 @@ class Pipeline:
             document = self.bkn.document(evidence_id)
         except UpstreamError as exc:
             report.unavailable += 1
-            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNCHECKED,
+            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNAVAILABLE,
                                  tte_description=f"document not fetched: {exc}")
         if document is None:
             report.unavailable += 1
@@ -220,7 +223,8 @@ class Pipeline:
         try:
             conclusion, description = self.tte.verify(document)
         except UpstreamError as exc:
-            conclusion, description = TteConclusion.UNCHECKED, f"BSrE did not answer: {exc}"
+            report.unavailable += 1
+            conclusion, description = TteConclusion.UNAVAILABLE, f"BSrE did not answer: {exc}"
         if conclusion is not TteConclusion.VALID:
             report.tte_not_valid += 1
         return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
@@ -238,26 +242,39 @@ class Pipeline:
         with self.engine.connect() as conn:
             data = repo.load_period(conn, tenant, period)
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
+            release = held_store.released(conn, tenant, period)
         cycles = supervisor_cycles(data.employees)
         if cycles:  # quarantined here, for every scheme; the rest of the tenant goes on
             looped = {p.record_id for p in cycles}
             data = data.model_copy(update={"employees": tuple(e for e in data.employees if e.nip not in looped)})
         outcome = scheme.compute(data, scheme_settings)
         outcome.problems.extend(cycles)
-        report = ComputeReport(results=len(outcome.results))
+        waiting = _waiting_evidence(data)
+        computed = outcome.results
+        if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
+            held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], data)) for r in computed if r.nip in waiting}
+            computed = [r for r in computed if r.nip not in held]
+        else:  # released by an operator: unchecked evidence counts as refused, and the explanation says so
+            held = {}
+            computed = [_released(r, waiting[r.nip], release) if r.nip in waiting else r for r in computed]
+        report = ComputeReport(results=len(computed), held=len(held))
         now = self.clock()
-        changed = [r for r in outcome.results if before.get(r.nip) != r]
-        withdrawn = _withdrawn(before, outcome.results, outcome.problems)
+        changed = [r for r in computed if before.get(r.nip) != r]
+        withdrawn = _withdrawn(before, computed, outcome.problems, kept=set(held))
         with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
-            repo.save_results(conn, outcome.results, now)
+            repo.save_results(conn, computed, now)
             repo.withdraw_results(conn, tenant, period, withdrawn, now)
+            newly_held = held_store.replace(conn, tenant, period, held, now)
             audit.append(conn, tenant, "gateway", "result.computed", [(r.nip, _audit_details(r, before.get(r.nip)))
                                                                         for r in changed], now)
             audit.append(conn, tenant, "gateway", "result.withdrawn", [
                 (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
                 for nip, reason in sorted(withdrawn.items())], now)
+            audit.append(conn, tenant, "gateway", "result.held", [
+                (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
+                for nip in newly_held], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
-            report.batches = enqueue_payroll(conn, tenant, period, outcome.results, now)
+            report.batches = enqueue_payroll(conn, tenant, period, computed, now)
             if "feed" in self.destinations:
                 events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
                     "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
@@ -267,7 +284,7 @@ class Pipeline:
                 enqueue_events(conn, tenant, period, self._closure_events(
                     scheme, data, scheme_settings, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
-                 quarantined=report.quarantined, batches=len(report.batches))
+                 quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
 
     def _closure_events(self, scheme: Any, data: Any, settings: Any, tenant: str, period: str,
@@ -300,10 +317,40 @@ class Pipeline:
                            self.relay())
 
 
-def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem]) -> dict[str, str]:
+def _waiting_evidence(data: PeriodData) -> dict[str, list[str]]:
+    """NIP -> the ids of the employee's evidence whose check has not concluded: BKN or BSrE did not answer
+    (UNAVAILABLE) or it was never checked."""
+    checks = {c.evidence_id: c.tte for c in data.checks}
+    owner = {a.id: a.nip for a in data.activities}
+    waiting: dict[str, list[str]] = {}
+    for ev in data.evidence:
+        nip = owner.get(ev.activity_id)
+        if nip is not None and checks.get(ev.id, TteConclusion.UNAVAILABLE) is TteConclusion.UNAVAILABLE:
+            waiting.setdefault(nip, []).append(ev.id)
+    return waiting
+
+
+def _hold_reason(evidence_ids: list[str], data: PeriodData) -> str:
+    described = {c.evidence_id: c.tte_description for c in data.checks}
+    first = evidence_ids[0]
+    why = described.get(first) or "not checked yet"
+    more = f" (and {len(evidence_ids) - 1} more)" if len(evidence_ids) > 1 else ""
+    return f"verification pending: evidence {first}{more}: {why}"
+
+
+def _released(result: Result, evidence_ids: list[str], release: held_store.Release) -> Result:
+    shown = ", ".join(evidence_ids[:10]) + (f" and {len(evidence_ids) - 10} more" if len(evidence_ids) > 10 else "")
+    line = ExplanationLine(code="released", refs=tuple(evidence_ids), text=(
+        f"period released by {release.actor} on {release.released_at:%Y-%m-%d} ({release.reason}): evidence "
+        f"{shown} could not be checked and counts as refused; a later valid check pays the arrears"))
+    return result.model_copy(update={"lines": (*result.lines, line)})
+
+
+def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem], *,
+               kept: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
     """Stored results the latest computation no longer produces, each with the reason it gives (the problems
-    that name the employee), so that they stop being current."""
-    produced = {r.nip for r in results}
+    that name the employee), so that they stop being current. Held employees (`kept`) keep theirs."""
+    produced = {r.nip for r in results} | kept
     why: dict[str, list[str]] = {}
     for p in problems:
         nip = p.nip or (p.record_id[:18] if p.record_id[:18].isdigit() else None)

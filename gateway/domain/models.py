@@ -139,7 +139,8 @@ class TteConclusion(StrEnum):
     VALID = "VALID"
     NO_SIGNATURE = "NO_SIGNATURE"
     INVALID = "INVALID"
-    UNCHECKED = "UNCHECKED"
+    UNCHECKED = "UNCHECKED"  # concluded without a verdict (BKN has no document): counts as refused
+    UNAVAILABLE = "UNAVAILABLE"  # BKN or BSrE did not answer: the employee is held, the next tick checks again
 
 
 class EvidenceCheck(_Record):

@@ -21,7 +21,7 @@ SPBE = "spbe"
 
 def verdict(tenant: str, period: str, evidence: Evidence, check: EvidenceCheck, now: datetime) -> EvidenceVerdict:
     """The evidence-level verdict: integrity (hash) and signature. SLA and approval are the scheme's, per city."""
-    if check.tte is TteConclusion.UNCHECKED or check.actual_sha256 is None:
+    if check.tte in (TteConclusion.UNCHECKED, TteConclusion.UNAVAILABLE) or check.actual_sha256 is None:
         outcome, reason = "unchecked", check.tte_description or "not verified yet"
     elif check.actual_sha256 != evidence.sha256:
         outcome, reason = "refused", "document hash differs from the hash recorded at upload"

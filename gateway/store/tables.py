@@ -180,3 +180,22 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_audit_log_tenant_id", "tenant", "id"),
 )
+
+holds = Table(  # employees held back from payroll while their evidence could not be checked (an outage)
+    "holds", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("nip", String(18), primary_key=True),
+    Column("evidence", Text, nullable=False),  # the evidence ids waiting, comma-separated
+    Column("reason", Text, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+)
+
+releases = Table(  # an operator's decision to pay a period despite unchecked evidence (audited)
+    "releases", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("released_at", UTCDateTime, nullable=False),
+)

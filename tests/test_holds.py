@@ -1,0 +1,70 @@
+"""An outage holds, never underpays: evidence BKN could not serve holds its employee back from payroll until a
+later check concludes; then the amounts are those of a run that never met the outage."""
+
+from __future__ import annotations
+
+from gateway.bootstrap import build_mock_pipeline
+from gateway.settings import Settings
+from gateway.store import holds
+from gateway.store import repository as repo
+from mocks import Fault, MockWorld, Scenario
+from tests.conftest import FakeClock
+
+METRO = Scenario.bundled("metro")
+
+
+def _amounts(pipeline) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    with pipeline.engine.connect() as conn:
+        return {r.nip: r.amount for r in repo.load_results(conn, "metro", "2026-03")}
+
+
+def test_an_outage_holds_employees_and_the_next_tick_pays_what_a_healthy_run_pays(db_url: str,
+                                                                                 clock: FakeClock) -> None:
+    healthy = build_mock_pipeline(Settings(database_url="sqlite://"), MockWorld(METRO), clock=clock,
+                                  sleep=lambda _s: None)
+    healthy.cycle("metro", "2026-03")
+    expected = _amounts(healthy)
+
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock, sleep=lambda _s: None)
+    first = pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        held = holds.load(conn, "metro", "2026-03")
+    assert first.compute.held == len(held) > 0
+    assert all(h["reason"].startswith("verification pending: evidence ") for h in held)
+    held_nips = {h["nip"] for h in held}
+    assert held_nips.isdisjoint(_amounts(pipeline))  # no result computed as refused
+    assert not any(b.nip in held_nips for b in world.payroll.ledger)  # and nothing sent for them
+
+    world.faults.clear()
+    clock.advance(hours=1)
+    second = pipeline.cycle("metro", "2026-03")
+    assert second.compute.held == 0
+    assert _amounts(pipeline) == expected
+    with pipeline.engine.connect() as conn:
+        assert holds.load(conn, "metro", "2026-03") == []
+    paid: dict[str, int] = {}
+    for b in world.payroll.ledger:
+        paid[b.nip] = paid.get(b.nip, 0) + b.amount
+    no_account = {e.nip for e in METRO.employees if not e.bank_account}
+    assert paid == {n: a for n, a in expected.items() if a > 0 and n not in no_account}
+
+
+def test_a_released_period_counts_unchecked_evidence_as_refused_and_says_so(clock: FakeClock) -> None:
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url="sqlite://"), world, clock=clock, sleep=lambda _s: None)
+    first = pipeline.cycle("metro", "2026-03")
+    assert first.compute.held > 0
+    with pipeline.engine.begin() as conn:
+        assert holds.release(conn, "metro", "2026-03", "operator:test", "payday", clock())
+        assert not holds.release(conn, "metro", "2026-03", "operator:test", "again", clock())
+    released = pipeline.compute("metro", "2026-03")
+    assert released.held == 0
+    with pipeline.engine.connect() as conn:
+        results = repo.load_results(conn, "metro", "2026-03")
+    marked = [r for r in results if any(line.code == "released" for line in r.lines)]
+    assert len(marked) == first.compute.held
+    assert all("counts as refused" in line.text and "payday" in line.text
+               for r in marked for line in r.lines if line.code == "released")
