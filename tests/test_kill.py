@@ -31,6 +31,7 @@ from tests.conftest import IN_CI, PG_URL, _reset_postgres
 pytestmark = [pytest.mark.kill, pytest.mark.postgres]
 TENANT, PERIOD = "metro", "2026-03"
 KILLS = 20
+LEASE = 2  # seconds: short, so that advancing the workers' clock past it takes rows over
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,9 +50,10 @@ def _config(directory: Path, sla_days: int) -> Path:
     return path
 
 
-def _worker(env: dict[str, str], mode: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tests._kill_worker", mode, TENANT, PERIOD], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _worker(env: dict[str, str], mode: str, ahead: float = 0.0) -> subprocess.Popen[bytes]:
+    """A worker whose clock runs `ahead` seconds in front of the real one (leases expire by moving it on)."""
+    return subprocess.Popen([sys.executable, "-m", "tests._kill_worker", mode, TENANT, PERIOD, str(ahead)], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -66,29 +68,32 @@ def test_sigkilled_compute_and_relay_never_book_a_line_twice(tmp_path: Path) -> 
         payroll = server.world.payroll
         base = {**os.environ, **gateway_env(server.endpoints), "GATEWAY_DATABASE_URL": url,
                 "GATEWAY_HTTP_MAX_ATTEMPTS": "2", "GATEWAY_HTTP_TIMEOUT_SECONDS": "1",
-                "GATEWAY_RELAY_LEASE_SECONDS": "2",
+                "GATEWAY_RELAY_LEASE_SECONDS": str(LEASE),
                 "GATEWAY_RELAY_PARALLELISM": "2", "GATEWAY_DAEMON_TENANTS": f'["{TENANT}"]',
                 "PYTHONPATH": str(ROOT)}
         _finish(_worker(base, "prepare"))
         # Answers lost after booking on a share of submissions: the relay's retry must not book again.
         server.world.faults.set("payroll.submit", Fault(kind="timeout", rate=0.3, delay=1.5), seed=7)
         killed_while_running = 0
+        ahead = 0.0  # the workers' clock offset: moved past a lease instead of waiting for it
         for kill in range(KILLS):
             sla = rng.choice((1, 2, 3))
             env = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, sla))}
-            process = _worker(env, "work")
-            time.sleep(rng.uniform(0.3, 3.0))  # the moment of the kill: in start-up, compute or the relay
+            process = _worker(env, "work", ahead)
+            # The moment of the kill (in start-up, compute or the relay): a real process runs in real time, so
+            # where the signal lands is real time too; nothing here waits for a lease or a timeout.
+            time.sleep(rng.uniform(0.3, 3.0))
             if process.poll() is None:
                 killed_while_running += 1
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)
             if kill % 5 == 4:
-                time.sleep(2.1)  # let some leases of the killed relays expire, so rows are taken over
+                ahead += LEASE + 0.1  # some leases of the killed relays expire, so rows are taken over
         server.world.faults.clear()
         final = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, 3))}
-        _finish(_worker(final, "work"))
-        time.sleep(2.1)  # leases of the last killed relay expire: the final relay takes its rows over
-        _finish(_worker(final, "work"))
+        _finish(_worker(final, "work", ahead))
+        ahead += LEASE + 0.1  # the last killed relay's leases expire: the final relay takes its rows over
+        _finish(_worker(final, "work", ahead))
         bookings = list(payroll.ledger)
 
     engine = make_engine(url)
