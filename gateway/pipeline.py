@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -252,7 +252,9 @@ class Pipeline:
         waiting = _waiting_evidence(data)
         computed = outcome.results
         if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
-            held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], data)) for r in computed if r.nip in waiting}
+            described = {c.evidence_id: c.tte_description for c in data.checks}
+            held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], described)) for r in computed
+                    if r.nip in waiting}
             computed = [r for r in computed if r.nip not in held]
         else:  # released by an operator: unchecked evidence counts as refused, and the explanation says so
             held = {}
@@ -330,8 +332,7 @@ def _waiting_evidence(data: PeriodData) -> dict[str, list[str]]:
     return waiting
 
 
-def _hold_reason(evidence_ids: list[str], data: PeriodData) -> str:
-    described = {c.evidence_id: c.tte_description for c in data.checks}
+def _hold_reason(evidence_ids: list[str], described: dict[str, str]) -> str:
     first = evidence_ids[0]
     why = described.get(first) or "not checked yet"
     more = f" (and {len(evidence_ids) - 1} more)" if len(evidence_ids) > 1 else ""
@@ -347,10 +348,10 @@ def _released(result: Result, evidence_ids: list[str], release: held_store.Relea
 
 
 def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem], *,
-               kept: set[str] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
+               kept: Collection[str] = ()) -> dict[str, str]:
     """Stored results the latest computation no longer produces, each with the reason it gives (the problems
     that name the employee), so that they stop being current. Held employees (`kept`) keep theirs."""
-    produced = {r.nip for r in results} | kept
+    produced = {r.nip for r in results} | set(kept)
     why: dict[str, list[str]] = {}
     for p in problems:
         nip = p.nip or (p.record_id[:18] if p.record_id[:18].isdigit() else None)

@@ -233,7 +233,7 @@ class BknClient(HttpBase):
     def _siasn_get(self, path: str) -> Any:
         """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (upstreams.md)."""
         response = self.request("GET", path, ok=(200, 404))
-        body = envelope(self._parse(response, "GET", path), f"SIASN {path.split('/')[2]}")
+        body = read_envelope(siasn.Envelope, self._parse(response, "GET", path), f"SIASN {path.split('/')[2]}")
         if response.status_code == 404 or body.code == 0:
             return None
         return body.data
@@ -254,11 +254,6 @@ def describe_error(exc: Exception) -> str:
         return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'record'}: "
                          f"{err['msg'].removeprefix('Value error, ')}" for err in exc.errors())
     return str(exc)
-
-
-def envelope(data: Any, where: str) -> siasn.Envelope:
-    """A listing's `{"code", "count", "data"}` envelope, or a retryable UpstreamError naming the listing."""
-    return read_envelope(siasn.Envelope, data, where)
 
 
 CURSOR_MAX = 128  # the cursor column

@@ -114,6 +114,7 @@ def DecimalText(int_digits: int, places: int, low: Decimal, high: Decimal, what:
     """A decimal sent as text: plain digits (at most `int_digits` before the point, `places` after), no exponent,
     no sign other than a leading minus, within [low, high]. Kept as text on the wire; the record reads it as a
     `Decimal` that exact arithmetic finishes on in microseconds."""
+    # A cheap cap before the pattern; loose, so a value a few digits too long gets the rule's own message.
     return Annotated[str, StringConstraints(max_length=100),  # type: ignore[return-value]
                      _decimal_text(int_digits, places, low, high, what)]
 
