@@ -68,3 +68,30 @@ def test_a_released_period_counts_unchecked_evidence_as_refused_and_says_so(cloc
     assert len(marked) == first.compute.held
     assert all("counts as refused" in line.text and "payday" in line.text
                for r in marked for line in r.lines if line.code == "released")
+
+
+def test_a_hold_after_payment_keeps_the_result_and_sends_nothing(db_url: str, clock: FakeClock) -> None:
+    from gateway.domain import EvidenceCheck, TteConclusion
+
+    world = MockWorld(METRO)
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock, sleep=lambda _s: None)
+    pipeline.cycle("metro", "2026-03")
+    paid_before = len(world.payroll.ledger)
+    before = _amounts(pipeline)
+    nip = next(n for n, a in before.items() if a > 0)
+    with pipeline.engine.begin() as conn:  # one of the employee's checks now reads as an outage
+        data = repo.load_period(conn, "metro", "2026-03")
+        activity = {a.id for a in data.activities if a.nip == nip}
+        evidence = next(e.id for e in data.evidence if e.activity_id in activity)
+        repo.save_checks(conn, "metro", "2026-03", [EvidenceCheck(
+            evidence_id=evidence, actual_sha256=None, tte=TteConclusion.UNAVAILABLE,
+            tte_description="document not fetched: 503")], clock())
+    clock.advance(hours=1)
+    report = pipeline.compute("metro", "2026-03")
+    pipeline.relay()
+    assert report.held == 1
+    assert _amounts(pipeline) == before  # the stored result stays current: not withdrawn, not lowered
+    with pipeline.engine.connect() as conn:
+        assert repo.load_withdrawn(conn, "metro", "2026-03") == []
+        assert [h["nip"] for h in holds.load(conn, "metro", "2026-03")] == [nip]
+    assert len(world.payroll.ledger) == paid_before  # no recovery, no adjustment
