@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import Engine, delete, func, select, update
 
 from gateway.bootstrap import build_mock_pipeline
 from gateway.settings import Settings
-from gateway.store import audit
+from gateway.store import audit, make_engine
 from gateway.store.tables import audit_log
 from mocks import MockWorld, Scenario
 from tests.conftest import FakeClock
@@ -51,3 +55,43 @@ def test_a_removed_entry_breaks_the_chain(engine: Engine, clock: FakeClock) -> N
     with engine.connect() as conn:
         check = audit.verify(conn, "metro")
     assert check.ok is False and check.first_bad_id == second + 1
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A stored value the column type cannot read only exists where the database does not check types: SQLite."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+    yield eng
+    eng.dispose()
+
+
+def _corrupt(engine: Engine, clock: FakeClock, column: str, value: str) -> int:
+    from sqlalchemy import column as col
+    from sqlalchemy import table
+
+    raw = table("audit_log", col("id"), col(column))  # untyped: the value goes in as it is
+    with engine.begin() as conn:
+        audit.append(conn, "metro", "gateway", "result.computed", [(f"nip{i}", {"i": i}) for i in range(4)], clock())
+        third = conn.execute(select(audit_log.c.id).order_by(audit_log.c.id).offset(2).limit(1)).scalar_one()
+        conn.execute(update(raw).where(raw.c.id == third).values({column: value}))
+    return third
+
+
+def test_a_malformed_time_is_named_not_a_traceback(sqlite_engine: Engine, clock: FakeClock) -> None:
+    third = _corrupt(sqlite_engine, clock, "at", "not a time")
+    with sqlite_engine.connect() as conn:
+        check = audit.verify(conn, "metro")
+    assert (check.ok, check.first_bad_id, check.entries) == (False, third, 3)
+    assert "cannot be read" in check.reason
+
+
+def test_malformed_details_are_named_by_the_cli(sqlite_engine: Engine, clock: FakeClock, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    third = _corrupt(sqlite_engine, clock, "details", "{not json")
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", str(sqlite_engine.url))
+    out = CliRunner().invoke(app, ["audit", "verify", "-t", "metro"])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit)
+    assert f"broken at entry {third}" in out.output and "details malformed" in out.output

@@ -60,14 +60,29 @@ class ChainCheck:
 
 
 def verify(conn: Connection, tenant: str) -> ChainCheck:
-    prev, count = GENESIS, 0
+    """Walk the chain in order; the first entry that does not follow, was changed or cannot be read is named."""
+    prev, count, last_id = GENESIS, 0, 0
     query = select(audit_log).where(audit_log.c.tenant == tenant).order_by(audit_log.c.id)
-    for row in conn.execute(query).mappings():
-        count += 1
+    rows = conn.execute(query).mappings()
+    while True:
+        try:
+            row = next(rows, None)
+        except (ValueError, TypeError) as exc:  # a stored `at` or `details` the column type cannot read
+            return _unreadable(conn, tenant, last_id, count + 1, exc)
+        if row is None:
+            return ChainCheck(count, True)
+        count, last_id = count + 1, row["id"]
         if row["prev_hash"] != prev:
             return ChainCheck(count, False, row["id"], "entry does not follow the one before it")
         expected = _digest(prev, tenant, row["at"], row["actor"], row["action"], row["subject"], row["details"])
         if expected != row["hash"]:
             return ChainCheck(count, False, row["id"], "entry was changed after it was written")
         prev = row["hash"]
-    return ChainCheck(count, True)
+
+
+def _unreadable(conn: Connection, tenant: str, after_id: int, count: int, exc: Exception) -> ChainCheck:
+    """Name the entry after `after_id` that the database returned but the store cannot read."""
+    bad = conn.execute(select(audit_log.c.id).where(audit_log.c.tenant == tenant, audit_log.c.id > after_id)
+                       .order_by(audit_log.c.id).limit(1)).scalar_one_or_none()
+    field = "details" if isinstance(exc, json.JSONDecodeError) else "at or details"
+    return ChainCheck(count, False, bad, f"entry cannot be read ({field} malformed: {type(exc).__name__})")
