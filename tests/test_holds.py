@@ -95,3 +95,59 @@ def test_a_hold_after_payment_keeps_the_result_and_sends_nothing(db_url: str, cl
         assert repo.load_withdrawn(conn, "metro", "2026-03") == []
         assert [h["nip"] for h in holds.load(conn, "metro", "2026-03")] == [nip]
     assert len(world.payroll.ledger) == paid_before  # no recovery, no adjustment
+
+
+def test_release_by_cli_is_audited_pays_refused_now_and_the_arrears_after_a_valid_check(
+        tmp_path, clock: FakeClock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.store.tables import audit_log
+
+    healthy = build_mock_pipeline(Settings(database_url="sqlite://"), MockWorld(METRO), clock=clock,
+                                  sleep=lambda _s: None)
+    healthy.cycle("metro", "2026-03")
+    expected = _amounts(healthy)
+
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url=url), world, clock=clock, sleep=lambda _s: None)
+    held = pipeline.cycle("metro", "2026-03").compute.held
+    assert held > 0
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    cli = CliRunner()
+    shown = cli.invoke(app, ["results", "-t", "metro", "-p", "2026-03"])
+    assert shown.exit_code == 0 and f"{held} employee(s) held" in shown.output
+    with pipeline.engine.connect() as conn:
+        one = holds.load(conn, "metro", "2026-03")[0]["nip"]
+    explained = cli.invoke(app, ["explain", "-t", "metro", "-p", "2026-03", "--nip", one])
+    assert explained.exit_code == 0 and "verification pending: evidence" in explained.output
+    assert cli.invoke(app, ["release", "-t", "metro", "-p", "2026-03", "--reason", " "]).exit_code == 2
+    assert cli.invoke(app, ["release", "-t", "nosuchcity", "-p", "2026-03", "--reason", "x"]).exit_code == 2
+    assert cli.invoke(app, ["release", "-t", "metro", "-p", "2026-04", "--reason", "x"]).exit_code == 2  # none held
+
+    out = cli.invoke(app, ["release", "-t", "metro", "-p", "2026-03", "--reason", "payday is tomorrow"])
+    assert out.exit_code == 0, out.output
+    assert f"{held} held employee(s)" in out.output and "0 still held" in out.output
+    with pipeline.engine.connect() as conn:
+        entry = conn.execute(select(audit_log).where(audit_log.c.action == "period.released")).mappings().one()
+        assert holds.load(conn, "metro", "2026-03") == []
+        refused = {r.nip: r.amount for r in repo.load_results(conn, "metro", "2026-03")
+                   if any(line.code == "released" for line in r.lines)}
+    assert entry["actor"].startswith("operator:") and entry["details"]["reason"] == "payday is tomorrow"
+    assert len(entry["details"]["held"]) == held == len(refused)
+    assert any(refused[n] < expected[n] for n in refused)  # refused evidence lowered some amounts
+    again = cli.invoke(app, ["release", "-t", "metro", "-p", "2026-03", "--reason", "again"])
+    assert again.exit_code == 0 and "nothing changed" in again.output
+
+    world.faults.clear()  # BKN is back: the checks conclude valid and the arrears go out as adjustments
+    clock.advance(hours=1)
+    pipeline.cycle("metro", "2026-03")
+    assert _amounts(pipeline) == expected
+    paid: dict[str, int] = {}
+    for b in world.payroll.ledger:
+        paid[b.nip] = paid.get(b.nip, 0) + b.amount
+    no_account = {e.nip for e in METRO.employees if not e.bank_account}
+    assert paid == {n: a for n, a in expected.items() if a > 0 and n not in no_account}

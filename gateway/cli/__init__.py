@@ -21,7 +21,7 @@ from gateway.domain import Period, ResultStatus
 from gateway.errors import GatewayError
 from gateway.outbox import ledger
 from gateway.settings import Settings
-from gateway.store import make_engine
+from gateway.store import holds, make_engine
 from gateway.store import repository as repo
 from gateway.store.tables import outbox
 
@@ -171,9 +171,11 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
     with _engine().connect() as conn:
         items = repo.load_results(conn, tenant, period)
         withdrawn = repo.load_withdrawn(conn, tenant, period)
+        held = holds.load(conn, tenant, period)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in items] + [
-            {**_jsonable(w), "status": "withdrawn"} for w in withdrawn], indent=1))
+            {**_jsonable(w), "status": "withdrawn"} for w in withdrawn] + [
+            {**_jsonable(h), "status": "held"} for h in held], indent=1))
         return
     table = Table(title=f"{tenant} {period}: {len(items)} results")
     for col in ("NIP", "OPD", "score", "status", "amount"):
@@ -182,10 +184,17 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
         table.add_row(r.nip, r.opd_id[:8], r.score, r.status.value, _rupiah(r.amount))
     for w in withdrawn:
         table.add_row(w["nip"], w["opd_id"][:8], "", "withdrawn", f"({_rupiah(w['amount'])})")
+    for h in held:
+        table.add_row(h["nip"], "", "", "held", "")
     table.add_row("", "", "", "total", _rupiah(sum(r.amount for r in items)))
     console.print(table)
     for w in withdrawn:
         console.print(f"withdrawn {w['nip']}: {escape(w['withdrawn_reason'] or '')}", soft_wrap=True)
+    for h in held:
+        console.print(f"held {h['nip']} since {h['since']:%Y-%m-%d %H:%M}: {escape(h['reason'])}", soft_wrap=True)
+    if held:
+        console.print(f"{len(held)} employee(s) held: the next tick checks again; `gateway release` pays them "
+                      "with the unchecked evidence refused", soft_wrap=True)
 
 
 @app.command()
@@ -226,13 +235,15 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
         standing = ledger.positions(conn, tenant, period, [nip]).get(nip)
         problems = [q for q in repo.list_quarantine(conn, tenant, period) if q["record_id"].startswith(nip)
                     or nip in q["message"]]
-    if not found and not problems and not gone:
+        held = holds.load(conn, tenant, period, nip)
+    if not found and not problems and not gone and not held:
         console.print(f"[red]no result for NIP {nip} in {tenant} {period}[/red]")
         raise typer.Exit(2)
     if as_json:
         typer.echo(json.dumps({"result": found[0].model_dump(mode="json") if found else None,
                                "withdrawn": [_jsonable(w) for w in gone],
                                "payroll": vars(standing) if standing else None,
+                               "held": [_jsonable(h) for h in held],
                                "quarantine": [_jsonable(p) for p in problems]}, indent=1))
         return
     for r in found:
@@ -254,6 +265,9 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
             reasons = escape("; ".join(sorted(set(standing.reasons))))
             paid += f"; payroll rejected {_rupiah(standing.rejected)}: {reasons}"
         console.print(paid, soft_wrap=True)
+    for h in held:
+        console.print(f"[yellow]held since {h['since']:%Y-%m-%d %H:%M}: {escape(h['reason'])}[/yellow]",
+                      soft_wrap=True)
     for p in problems:
         console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]", soft_wrap=True)
 
@@ -415,6 +429,30 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
         for error in report.errors:
             console.print(f"[yellow]{escape(error)}[/yellow]", soft_wrap=True)
     raise typer.Exit(1 if report.differences or report.errors else 0)
+
+
+@app.command()
+def release(tenant: TenantOpt, period: PeriodOpt,
+            reason: Annotated[str, typer.Option(help="why the period cannot wait for the checks (audited)")]) -> None:
+    """Release a period whose employees are held because their evidence could not be checked: they are computed
+    now with that evidence counted as refused (their explanation says so); a later valid check pays the arrears
+    as an adjustment. Audited."""
+    from datetime import UTC, datetime
+
+    from gateway.bootstrap import build_pipeline
+    from gateway.outbox import operations
+
+    period = _check_period(period)
+    settings = Settings()
+    if settings.tenants.get(tenant) is None:
+        console.print(f"[red]tenant {tenant!r} is not configured[/red]")
+        raise typer.Exit(2)
+    message = _operate(lambda: operations.release(_engine(), tenant, period, now=datetime.now(UTC),
+                                                  actor=_operator(), reason=reason))
+    console.print(escape(message), soft_wrap=True)
+    done = _operate(lambda: build_pipeline(settings).compute(tenant, period))
+    console.print(f"computed {done.results} result(s), {done.held} still held, {len(done.batches)} payroll "
+                  "batch(es) queued for the relay", soft_wrap=True)
 
 
 @audit_app.command("verify")

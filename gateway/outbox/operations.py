@@ -17,7 +17,7 @@ from gateway.errors import GatewayError, UpstreamError
 from gateway.outbox import ledger
 from gateway.outbox.relay import Delivery
 from gateway.outbox.writer import close_dead
-from gateway.store import audit
+from gateway.store import audit, holds
 from gateway.store import repository as repo
 from gateway.store.tables import outbox
 
@@ -156,6 +156,25 @@ def reject(engine: Engine, tenant: str, period: str, nips: list[str], *, now: da
         audit.append(conn, tenant, actor, "payroll.rejected", [(nip, {"period": period, "reason": reason})
                                                                 for nip in nips], now)
     return f"{count} acknowledged line(s) of {len(nips)} employee(s) are now rejected: {reason}"
+
+
+def release(engine: Engine, tenant: str, period: str, *, now: datetime, actor: str, reason: str) -> str:
+    """Release a period with held employees (audited): from the next computation their evidence that could not be
+    checked counts as refused, their explanation says so, and a later valid check pays the arrears."""
+    if not reason.strip():
+        raise OperationError("--reason is required: say why the period cannot wait for the checks")
+    with engine.begin() as conn:
+        before = holds.released(conn, tenant, period)
+        if before is not None:
+            return (f"{tenant} {period} was released by {before.actor} on {before.released_at:%Y-%m-%d %H:%M} "
+                    f"({before.reason}); nothing changed")
+        held = holds.load(conn, tenant, period)
+        if not held:
+            raise OperationError(f"{tenant} {period}: no employee is held, so there is nothing to release")
+        holds.release(conn, tenant, period, actor, reason, now)
+        audit.append(conn, tenant, actor, "period.released", [(period, {
+            "reason": reason, "held": [h["nip"] for h in held]})], now)
+    return f"{tenant} {period} released: {len(held)} held employee(s) are computed with unchecked evidence refused"
 
 
 # Reconciliation -------------------------------------------------------------------------------------------------
