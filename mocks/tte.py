@@ -310,8 +310,8 @@ class TteMock:
 
     def mount(self, router: respx.MockRouter, *, base_url: str) -> None:
         base = base_url.rstrip("/")
-        router.post(f"{base}/api/v2/verify/pdf").mock(side_effect=self.verify_pdf)
-        router.post(f"{base}/api/sign/verify").mock(side_effect=self.verify_legacy)
+        router.post(f"{base}/api/v2/verify/pdf", name="tte.verify").mock(side_effect=self.verify_pdf)
+        router.post(f"{base}/api/sign/verify", name="tte.verify-legacy").mock(side_effect=self.verify_legacy)
 
 
 __all__ = ["DEMO_BASIC", "CertificateDetail", "NotAPdf", "PdfCheck", "SignatureCheck", "TteMock", "check_pdf"]
