@@ -54,6 +54,7 @@ class TickReport:
     computed: list[str] = field(default_factory=list)
     pulled: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # tenants not pulled, e.g. without endpoints of their own
     delivered: int = 0
 
 
@@ -65,6 +66,7 @@ class Daemon:
         # None: the settings' daemon_tenants, or every configured tenant when that is empty.
         self.tenants = tenants if tenants is not None else (pipeline.settings.daemon_tenants or None)
         self.stop_event = threading.Event()
+        self._said_skipped: set[str] = set()
         self._wait = wait or self.stop_event.wait
 
     def tick(self) -> TickReport:
@@ -74,6 +76,13 @@ class Daemon:
             if self.stop_event.is_set():
                 break
             if self.tenants is not None and tenant not in self.tenants:
+                continue
+            problem = config.endpoints_problem(tenant)
+            if problem is not None:  # said once per daemon, not every tick
+                report.skipped.append(tenant)
+                if tenant not in self._said_skipped:
+                    self._said_skipped.add(tenant)
+                    log.warning("daemon.tenant_skipped", tenant=tenant, reason=problem)
                 continue
             due = periods_due(today, config.payment, self.grace_days)
             try:

@@ -99,7 +99,9 @@ class Pipeline:
     # pull ---------------------------------------------------------------------------------------------------
     def sync(self, tenant: str, period: str) -> SyncReport:
         """Pull everything the period needs; a quarter is pulled month by month."""
-        self._tenant(tenant)
+        problem = self._tenant(tenant).endpoints_problem(tenant)
+        if problem is not None:
+            raise ConfigurationError(problem)
         report = SyncReport()
         self._sync_reference(tenant, report)
         for month in Period.parse(period).months():

@@ -38,6 +38,17 @@ class TenantConfig(BaseModel):
     # batch, written into `sipd_workbook_dir`); `sipd` holds the workbook's rates (gateway/outbox/sipd_workbook.py).
     payroll_destination: Literal["bpkad", "sipd"] = "bpkad"
     sipd: dict[str, Any] = {}
+    # Pull with the deployment-wide endpoints and credentials (GATEWAY_BKN_*, GATEWAY_TTE_*, ...). Off by default:
+    # one city's BKN data must never be staged into another tenant; the bundled demo tenants turn it on.
+    shared_endpoints: bool = False
+
+    def endpoints_problem(self, tenant: str) -> str | None:
+        """Why this tenant cannot be pulled, or None. A tenant has no endpoints of its own yet (issue 15), so only
+        `shared_endpoints = true` lets it use the deployment's."""
+        if self.shared_endpoints:
+            return None
+        return (f"tenant {tenant!r} has no endpoints of its own and its section does not say "
+                f"shared_endpoints = true; not pulled (set it in [tenants.{tenant}] to use the deployment's)")
 
 
 class Settings(BaseSettings):

@@ -71,3 +71,27 @@ def test_bad_scheme_settings_are_reported_for_that_tenant_and_the_loop_goes_on(t
     report = Daemon(pipeline, clock=clock, tenants=["metro"]).tick()
     assert report.computed == [] and len(report.errors) == 1
     assert "metro" in report.errors[0] and "cap" in report.errors[0]
+
+
+def test_a_tenant_without_endpoints_of_its_own_is_skipped_with_one_line(tmp_path, clock: FakeClock,  # type: ignore[no-untyped-def]
+                                                                       capsys) -> None:
+    from gateway import logsetup
+    from gateway.errors import ConfigurationError
+
+    clock.now = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/d.db")
+    assert all(t.shared_endpoints for t in settings.tenants.values())  # the bundled demo tenants share them
+    other = settings.tenants["metro"].model_copy(update={"shared_endpoints": False, "display_name": "Kota Lain"})
+    settings = settings.model_copy(update={"tenants": {"metro": settings.tenants["metro"], "lain": other}})
+    pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")), clock=clock)
+    logsetup.configure("INFO")
+    daemon = Daemon(pipeline, clock=clock)
+    first, second = daemon.tick(), daemon.tick()
+    assert first.skipped == second.skipped == ["lain"] and first.computed == ["metro/2026-03"]
+    assert first.errors == [] and "lain/2026-03" not in first.computed + first.pulled
+    with pipeline.engine.connect() as conn:  # nothing of Metro's BKN data was staged into the other tenant
+        assert repo.load_period(conn, "lain", "2026-03").employees == ()
+    said = [line for line in capsys.readouterr().err.splitlines() if "daemon.tenant_skipped" in line]
+    assert len(said) == 1 and "shared_endpoints = true" in said[0]
+    with pytest.raises(ConfigurationError, match="shared_endpoints"):
+        pipeline.sync("lain", "2026-03")
