@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from gateway import feed
-from gateway.connectors import BknClient, HrClient, Page, TteClient
+from gateway.connectors import BknClient, HrClient, Page, TteClient, streams
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
@@ -43,9 +43,6 @@ log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
-STREAM_KIND = {"pegawai": "employee", "indikator": "indicator", "aktivitas": "activity", "bukti": "evidence",
-               "persetujuan": "approval"}
-PEKALONGAN_SOURCES = ("eseksama", "presensi")  # the other source, "rekening", is the city's HR listing
 RECHECKED = (TteConclusion.UNCHECKED.value, TteConclusion.UNAVAILABLE.value)  # asked again on every verify
 
 
@@ -89,6 +86,16 @@ class Pipeline:
         self.engine, self.settings, self.bkn, self.tte = engine, settings, bkn, tte
         self.destinations, self.clock, self.pekalongan, self.hr = destinations, clock, pekalongan, hr
 
+    @property
+    def clients(self) -> dict[str, Any]:
+        """Who serves each declared stream's `upstream` (the clients set up now)."""
+        found: dict[str, Any] = {"ekinerja": self.bkn}
+        if self.pekalongan is not None:
+            found.update(eseksama=self.pekalongan, presensi=self.pekalongan)
+        if self.hr is not None:
+            found["hr"] = self.hr
+        return found
+
     def _tenant(self, tenant: str) -> Any:
         config = self.settings.tenants.get(tenant)
         if config is None:
@@ -108,58 +115,49 @@ class Pipeline:
             self._sync_month(tenant, month, report)
         return report
 
+    def _streams(self, tenant: str, *, per_period: bool) -> list[streams.Stream]:
+        """The declared streams the tenant's settings enable, each with a client set up to serve it."""
+        enabled = streams.enabled(self._tenant(tenant).sources, per_period=per_period)
+        for stream in enabled:
+            if stream.upstream not in self.clients:
+                raise ConfigurationError(
+                    f"tenant {tenant!r} pulls the {stream.upstream} listing {stream.name!r} (sources: "
+                    f"\"{stream.source}\") but no {stream.upstream} client is set up; {stream.needs} or take "
+                    f"\"{stream.source}\" out of its sources")
+        return enabled
+
     def _sync_reference(self, tenant: str, report: SyncReport) -> None:
-        """Units (SIASN), employees (e-Kinerja) and, where the tenant pulls them, bank accounts (the city's HR
-        listing): not tied to a period."""
-        if "rekening" in self._tenant(tenant).sources and self.hr is None:
-            raise ConfigurationError(f"tenant {tenant!r} pulls bank accounts (sources: \"rekening\") but no HR "
-                                     "client is set up; set GATEWAY_HR_API_KEY (and GATEWAY_HR_BASE_URL) or take "
-                                     "\"rekening\" out of its sources")
+        """Units (SIASN) and the declared streams not tied to a period (employees, bank accounts, ...)."""
+        reference = self._streams(tenant, per_period=False)
+        self._streams(tenant, per_period=True)  # a stream with no client is said before anything is pulled
         units, problems = self.bkn.units()
         with self.engine.begin() as conn:
             report.staged["unit"] = repo.stage(conn, tenant, "unit", units, None, self.clock())
             report.quarantined += repo.add_quarantine(conn, tenant, None, problems, None, self.clock())
-        self._sync_stream(tenant, "pegawai", None, report)
-        if "rekening" in self._tenant(tenant).sources and self.hr is not None:
-            self._sync_bank_accounts(tenant, self.hr, report)
-
-    def _sync_bank_accounts(self, tenant: str, hr: HrClient, report: SyncReport) -> None:
-        """The whole HR listing every sync (it has no change cursor), each page in one transaction."""
-        count = report.staged.setdefault("bank_account", StageCount())
-        seen: dict[str, tuple[str, str]] = {}
-        for page in hr.bank_accounts():
-            kept, problems = _drop_duplicates("bank_account", page.records, [], seen, upstream="the HR system")
-            self._stage_page(tenant, "bank_account", None, page, kept, problems, report, count, None)
-        log.info("sync.stream", tenant=tenant, stream="rekening", new=count.new, changed=count.changed)
+        for stream in reference:
+            self._sync_stream(tenant, stream, None, report)
 
     def _sync_month(self, tenant: str, month: str, report: SyncReport) -> None:
-        for stream in STREAM_KIND:
-            if stream != "pegawai":
-                self._sync_stream(tenant, stream, month, report)
-        config = self._tenant(tenant)
-        wanted = [source for source in config.sources if source in PEKALONGAN_SOURCES]
-        if wanted and self.pekalongan is None:
-            raise ConfigurationError(f"tenant {tenant!r} pulls {wanted} but no client for them is set up")
-        for source, kind in (("eseksama", "programme"), ("presensi", "attendance")):
-            if source in config.sources and self.pekalongan is not None:
-                pages = (self.pekalongan.programmes(month) if kind == "programme"
-                         else self.pekalongan.attendance(month))
-                count = report.staged.setdefault(kind, StageCount())
-                for page in pages:
-                    self._stage_page(tenant, kind, month, page, page.records, [], report, count, None)
+        for stream in self._streams(tenant, per_period=True):
+            self._sync_stream(tenant, stream, month, report)
 
-    def _sync_stream(self, tenant: str, stream: str, month: str | None, report: SyncReport) -> None:
-        """One e-Kinerja listing from its saved cursor; the cursor moves with each committed page."""
-        kind = STREAM_KIND[stream]
-        cursor_name = f"ekinerja.{stream}" + (f".{month}" if month else "")
-        with self.engine.connect() as conn:
-            cursor = repo.get_cursor(conn, tenant, cursor_name)
+    def _sync_stream(self, tenant: str, stream: streams.Stream, month: str | None, report: SyncReport) -> None:
+        """One declared listing, from its saved cursor where it has one; each page is de-duplicated, staged and
+        moves the cursor in one transaction."""
+        cursor_name = None
+        if stream.cursor_field is not None:
+            cursor_name = stream.cursor_name + (f".{month}" if month else "")
+        cursor = None
+        if cursor_name is not None:
+            with self.engine.connect() as conn:
+                cursor = repo.get_cursor(conn, tenant, cursor_name)
         seen: dict[str, tuple[str, str]] = {}
-        count = report.staged.setdefault(kind, StageCount())
-        for page in self.bkn.stream(stream, month, cursor):
+        count = report.staged.setdefault(stream.kind, StageCount())
+        for page in self.clients[stream.upstream].pages(stream, month, cursor):
             kept, page_problems = _drop_duplicates(stream, page.records, page.stamps, seen)
-            self._stage_page(tenant, kind, month, page, kept, page_problems, report, count, cursor_name)
-        log.info("sync.stream", tenant=tenant, stream=stream, period=month, new=count.new, changed=count.changed)
+            self._stage_page(tenant, stream.kind, month, page, kept, page_problems, report, count, cursor_name)
+        log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
+                 changed=count.changed)
 
     def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: list[Any],
                     extra_problems: list[Problem], report: SyncReport, count: StageCount,
@@ -371,8 +369,8 @@ def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
             "previous_amount": previous.amount if previous else None}
 
 
-def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]], *,
-                     upstream: str = "BKN") -> tuple[list[Any], list[Problem]]:
+def _drop_duplicates(stream: streams.Stream, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]]
+                     ) -> tuple[list[Any], list[Problem]]:
     """The same id twice in one sync. Identical content: kept once. A copy with a later updatedAt: the record
     changed upstream while we paged (keyset paging reads it again), so the newer copy wins. Different content
     under the same or an older updatedAt (or with no updatedAt at all): upstream is inconsistent, the later copy is
@@ -380,16 +378,16 @@ def _drop_duplicates(stream: str, items: list[Any], stamps: list[str], seen: dic
     kept: dict[str, Any] = {}
     problems = []
     for item, stamp in zip(items, stamps or [""] * len(items), strict=True):
-        rid = str(getattr(item, "nip" if stream in ("pegawai", "bank_account") else "id"))
+        rid = str(getattr(item, stream.key))
         digest = hashlib.sha256(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         prior = seen.get(rid)
         if prior is None or (prior[0] != digest and stamp > prior[1]):
             seen[rid] = (digest, stamp)
             kept[rid] = item  # a newer copy in the same page replaces the older one
         elif prior[0] != digest:
-            problems.append(Problem(record_kind=stream, record_id=rid, rule="duplicate-id",
+            problems.append(Problem(record_kind=stream.name, record_id=rid, rule="duplicate-id",
                                     nip=getattr(item, "nip", None),
-                                    message=f"{stream} {rid} came twice in one sync with different content and no "
-                                            f"newer updatedAt; the first copy was kept, ask {upstream} which one is "
-                                            "right"))
+                                    message=f"{stream.name} {rid} came twice in one sync with different content and "
+                                            f"no newer updatedAt; the first copy was kept, ask {stream.owner} "
+                                            "which one is right"))
     return list(kept.values()), problems

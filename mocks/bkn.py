@@ -31,7 +31,7 @@ from mocks.scenario import Scenario, document_bytes
 DEMO_CONSUMER = ("demo-consumer-key", "demo-consumer-secret")
 DEMO_SSO = ("199001012015031001", "demo-password")
 
-STREAMS = tuple(ekinerja.STREAMS)  # pegawai, indikator, aktivitas, bukti, persetujuan
+STREAMS = ("pegawai", "indikator", "aktivitas", "bukti", "persetujuan")  # the listings this e-Kinerja serves
 UNITS = "ref-unor"  # the unit listing is paged and cached like a stream
 # What a `records-change` fault edits (besides `updatedAt`), per stream: a field the gateway reads.
 _CHANGED_FIELD = {"pegawai": ("jabatanNama", " (mutasi)"), "indikator": ("satuan", " (revisi)"),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.bootstrap import build_mock_pipeline
-from gateway.connectors.wire import ekinerja
+from gateway.connectors import streams
 from gateway.errors import UpstreamError
 from gateway.mappings.metro import MetroScheme
 from gateway.settings import Settings
@@ -221,7 +221,8 @@ HOSTILE = st.one_of(
     st.text(max_size=200),
     st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x9f), min_size=1, max_size=80),
 )
-STREAMS = sorted(ekinerja.STREAMS)
+WIRE = {s.name: s.wire for s in streams.STREAMS.values() if s.upstream == "ekinerja"}
+STREAMS = sorted(WIRE)
 
 
 @st.composite
@@ -230,7 +231,7 @@ def hostile_rows(draw: st.DrawFn) -> list[tuple[str, int, str, Any]]:
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
         stream = draw(st.sampled_from(STREAMS))
         index = draw(st.integers(min_value=0, max_value=40))
-        field = draw(st.sampled_from(sorted(ekinerja.STREAMS[stream].model_fields)))
+        field = draw(st.sampled_from(sorted(WIRE[stream].model_fields)))
         picks.append((stream, index, field, draw(HOSTILE)))
     return picks
 
@@ -263,7 +264,7 @@ def _fuzz_once(db_url: str, baseline: dict[str, int], picks: list[tuple[str, int
         if field in ("periode", "tanggal"):
             continue
         try:
-            ekinerja.STREAMS[stream].model_validate(row)
+            WIRE[stream].model_validate(row)
         except ValueError:
             assert (stream, safe_payload(row)) in kept, (stream, field, [m["message"] for m in held])
 

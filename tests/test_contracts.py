@@ -13,7 +13,8 @@ import httpx
 import pytest
 import respx
 
-from gateway.connectors.wire import bsre, ekinerja, payroll, pekalongan, siasn, spbe
+from gateway.connectors.streams import STREAMS
+from gateway.connectors.wire import bsre, payroll, pekalongan, siasn, spbe
 from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO, MockWorld, Scenario
 from mocks.pekalongan import DEMO_PEKALONGAN_KEY, PekalonganMock
 from mocks.siasn import SiasnMock
@@ -57,13 +58,13 @@ def test_ref_unor_is_a_counted_page_of_pascalcase_units(world: MockWorld, client
         assert {"Id", "DiatasanId", "NamaUnor", "NamaJabatan", "EselonId", "PemimpinPnsId"} <= set(unit)
 
 
-@pytest.mark.parametrize("stream", list(ekinerja.STREAMS))
+@pytest.mark.parametrize("stream", [s.name for s in STREAMS.values() if s.upstream == "ekinerja"])
 def test_ekinerja_listings_match_the_wire_models(world: MockWorld, client: httpx.Client, tokens: dict[str, str],
                                                  stream: str) -> None:
     params = {"limit": 1000, "offset": 0} | ({"periode": METRO.period} if stream != "pegawai" else {})
     body = client.get(f"{world.endpoints.ekinerja_url}/{stream}", params=params, headers=tokens).json()
     assert body["code"] == 1 and body["count"] == len(body["data"]) > 0
-    model = ekinerja.STREAMS[stream]
+    model = STREAMS[stream].wire
     rows = [model.model_validate(r) for r in body["data"]]
     keys = [(r.updatedAt, getattr(r, "id", None) or getattr(r, "nipBaru", "")) for r in rows]
     assert keys == sorted(keys)  # stable order: updated time, then id

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from gateway.bootstrap import build_mock_pipeline
 from gateway.connectors import BknAuth, BknClient, BknCredentials, HrClient
-from gateway.connectors.bkn import _to_domain
+from gateway.connectors.streams import STREAMS
 from gateway.connectors.wire.ekinerja import Pegawai
 from gateway.domain import BankAccount, Employee
 from gateway.errors import ConfigurationError, UpstreamAuthError
@@ -209,7 +209,7 @@ def test_a_tenant_asking_for_bank_accounts_without_an_hr_client_is_a_configurati
         db_url: str, clock: FakeClock) -> None:
     pipeline = pipeline_for(db_url, MockWorld(METRO), clock, metro=["rekening"])
     pipeline.hr = None
-    with pytest.raises(ConfigurationError, match="tenant 'metro' pulls bank accounts.*GATEWAY_HR_API_KEY"):
+    with pytest.raises(ConfigurationError, match="metro. pulls the hr listing .bank_account.*GATEWAY_HR_API_KEY"):
         pipeline.sync("metro", "2026-03")
 
 
@@ -252,9 +252,9 @@ def test_the_pegawai_listing_and_siasn_carry_the_scenarios_values(tokens_world: 
 def test_blank_fields_are_unknown_and_a_wrong_birth_date_quarantines_the_employee() -> None:
     base = {"nipBaru": NIP_WOMAN, "nama": "Dewi", "unorId": "U1", "kelas_jabatan": 9,
             "updatedAt": "2026-04-01T07:00:00+07:00"}
-    blank = _to_domain("pegawai", Pegawai.model_validate(base | {"nik": "", "tglLahir": "", "golongan": ""}))
+    blank = STREAMS["pegawai"].to_domain(Pegawai.model_validate(base | {"nik": "", "tglLahir": "", "golongan": ""}))
     assert (blank.nik, blank.birth_date, blank.golongan) == (None, None, None)
-    read = _to_domain("pegawai", Pegawai.model_validate(base | {"tglLahir": "15-07-1985", "golongan": "III/c"}))
+    read = STREAMS["pegawai"].to_domain(Pegawai.model_validate(base | {"tglLahir": "15-07-1985", "golongan": "III/c"}))
     assert (read.birth_date, read.golongan) == (date(1985, 7, 15), "III/c")
 
     world = MockWorld(METRO)

@@ -184,7 +184,7 @@ def test_dki_parts_keep_each_sundulan_subtree_together(engine: Engine) -> None:
 
 # the trusted reader -------------------------------------------------------------------------------------------------
 def test_payloads_in_another_form_are_validated_in_full() -> None:
-    rebuild = repo._REBUILD["activity"]
+    rebuild = repo._rebuild("activity")
     good = {"id": "A-1", "nip": "198503122010011004", "indicator_id": "I-1", "day": "2026-03-02",
             "quantity": "1.50", "kind": "dokumen", "description": "", "entered_at": "2026-03-02T15:30:00+07:00"}
     assert rebuild(good) == Activity.model_validate(good)
@@ -279,7 +279,7 @@ def test_optional_personal_fields_and_bank_accounts_round_trip(engine: Engine) -
     assert accounts[full.nip].account_number == "0001234567"  # text: the leading zeros stay
     assert payloads[bare.nip]["birth_date"] is None and payloads[full.nip]["birth_date"] == "1985-07-15"
     # Read by the trusted builder (every field's key present), not by validating again.
-    rebuild = repo._REBUILD["employee"]
+    rebuild = repo._rebuild("employee")
     assert rebuild._build(payloads[full.nip])["birth_date"] == date(1985, 7, 15)
     # A payload staged before these fields existed still reads, with them unset.
     older = {k: v for k, v in payloads[bare.nip].items() if k not in ("nik", "birth_date", "golongan")}

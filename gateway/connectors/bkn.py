@@ -11,16 +11,17 @@ import base64
 import re
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from gateway.connectors import streams
 from gateway.connectors._http import RETRYABLE_STATUS, HttpBase, read_envelope
-from gateway.connectors.wire import ekinerja, siasn
-from gateway.domain import Activity, Approval, Employee, Evidence, Indicator, Problem, Unit
+from gateway.connectors.streams import Page, describe_error
+from gateway.connectors.wire import siasn
+from gateway.domain import Problem, Unit
 from gateway.errors import UpstreamAuthError, UpstreamError
 
 
@@ -109,20 +110,6 @@ def _without_tokens(text: str) -> str:
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{10,}(\.[A-Za-z0-9_\-]+)?|[A-Za-z0-9_\-]{32,}")
 
 
-@dataclass
-class Page:
-    """One page of one stream: the canonical records, the problems found, and the cursor after it."""
-
-    stream: str
-    records: list[BaseModel]
-    problems: list[Problem]
-    raw: dict[str, Any]  # upstream payload per record id, kept for quarantine
-    cursor: str | None
-    offset: int
-    total: int
-    stamps: list[str] = field(default_factory=list)  # each record's upstream updatedAt, aligned with `records`
-
-
 class BknClient(HttpBase):
     upstream = "bkn"
 
@@ -156,64 +143,16 @@ class BknClient(HttpBase):
 
     # e-Kinerja streams -------------------------------------------------------------------------------------------
     def stream(self, name: str, period: str | None, cursor: str | None = None) -> Iterator[Page]:
-        """Pages of one e-Kinerja listing in (updatedAt, id) order; invalid records become problems.
+        """Pages of one declared e-Kinerja listing (`streams.STREAMS`) from `cursor`, keyset-paged."""
+        return self.pages(streams.STREAMS[name], period, cursor)
 
-        Keyset paging: each page asks for the rows after the last row seen (`after=updatedAt|id`). A row that
-        changes while we page gets a later updatedAt, moves behind us and is still read; offset paging would
-        skip a row for each one that moved. The cursor a page carries is that key, saved once the page is
-        committed, so a killed sync resumes after the last committed row. A bare timestamp (an older cursor)
-        is sent as `updated_since`.
-        """
-        model = ekinerja.STREAMS[name]
-        after = cursor if cursor and "|" in cursor else None
-        since = None if after else cursor
-        read = 0
-        while True:
-            params: dict[str, Any] = {"limit": self.page_size}
-            if period:
-                params["periode"] = period
-            if after:
-                params["after"] = after
-            elif since:
-                params["updated_since"] = since
-            body = self.envelope(siasn.Envelope, f"e-Kinerja {name}", "GET", f"{self.ekinerja_url}/{name}",
-                                 params=params)
-            rows = body.data if isinstance(body.data, list) else []
-            records: list[BaseModel] = []
-            stamps: list[str] = []
-            problems: list[Problem] = []
-            raw: dict[str, Any] = {}
-            last = after
-            for n, row in enumerate(rows):
-                if not isinstance(row, dict):
-                    rid = f"?{read + n + 1}"
-                    raw[rid] = row
-                    problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
-                                            message=f"{name} row {read + n + 1}: not an object "
-                                                    f"({type(row).__name__})"))
-                    continue
-                rid = str(row.get("id") or row.get("nipBaru") or f"?{read + n + 1}")
-                raw[rid] = row
-                try:
-                    wire = model.model_validate(row)
-                    records.append(_to_domain(name, wire))
-                    stamps.append(wire.updatedAt.isoformat())
-                except (ValidationError, ValueError, ArithmeticError) as exc:
-                    nip = row.get("nip") or row.get("nipBaru")  # may be malformed too, e.g. a number
-                    problems.append(Problem(record_kind=name, record_id=rid, rule="wire-format",
-                                            nip=None if nip is None else str(nip)[:18],
-                                            message=f"{name} {rid}: {describe_error(exc)}"))
-                key = _cursor_key(row.get("updatedAt"), rid)
-                if key is not None:
-                    last = key
-            yield Page(name, records, problems, raw, last, read, body.count or 0, stamps)
-            read += len(rows)
-            if len(rows) < self.page_size:
-                return
-            if last == after:
-                raise UpstreamError(f"e-Kinerja {name}: the listing did not move past {after!r}; does it "
-                                    "support keyset paging (`after`)?", retryable=False)
-            after = last
+    def pages(self, stream: streams.Stream, period: str | None, cursor: str | None = None) -> Iterator[Page]:
+        return streams.pages(self._listing, stream, period, cursor, self.page_size)
+
+    def _listing(self, stream: streams.Stream, params: dict[str, Any]) -> tuple[list[Any], int]:
+        body = self.envelope(siasn.Envelope, f"e-Kinerja {stream.name}", "GET",
+                             f"{self.ekinerja_url}/{stream.path.lstrip('/')}", params=params)
+        return (body.data if isinstance(body.data, list) else []), body.count or 0
 
     # SIASN per-NIP lookups (there is no bulk listing of employees in SIASN) ----------------------------------
     def data_utama(self, nip: str) -> siasn.DataUtama | None:
@@ -248,26 +187,6 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def describe_error(exc: Exception) -> str:
-    """Every rule a record broke, one `field: reason` each, in words (pydantic's "Value error, " prefix dropped)."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'record'}: "
-                         f"{err['msg'].removeprefix('Value error, ')}" for err in exc.errors())
-    return str(exc)
-
-
-CURSOR_MAX = 128  # the cursor column
-
-
-def _cursor_key(stamp: object, rid: str) -> str | None:
-    """The keyset position after a row, `updatedAt|id`, when it is one the cursor column and the next request can
-    carry; a row whose stamp or id is not (a refused row, say) leaves the position where the row before put it."""
-    if not isinstance(stamp, str) or len(stamp) > 40 or len(rid) > 64:
-        return None
-    key = f"{stamp}|{rid}"
-    return key if key.isprintable() and len(key) <= CURSOR_MAX else None
-
-
 def _unit_tree(raw: list[siasn.RefUnor], problems: list[Problem]) -> list[Unit]:
     by_id = {u.Id: u for u in raw}
     depth: dict[str, int] = {}
@@ -298,27 +217,4 @@ def _unit_tree(raw: list[siasn.RefUnor], problems: list[Problem]) -> list[Unit]:
     return units
 
 
-def _to_domain(stream: str, wire: Any) -> BaseModel:
-    if stream == "pegawai":
-        return Employee(nip=wire.nipBaru, name=wire.nama, unit_id=wire.unorId, supervisor_nip=wire.atasanNip,
-                        kelas_jabatan=wire.kelas_jabatan, position=wire.jabatanNama, eselon=wire.eselon,
-                        position_group=wire.kelompokJabatan, nik=wire.nik or None, birth_date=wire.tglLahir,
-                        golongan=wire.golongan or None)
-    if stream == "indikator":
-        return Indicator(id=wire.id, nip=wire.nip, period=wire.periode, rhk=wire.rhk, name=wire.indikator,
-                         weight=Decimal(wire.bobot), target=Decimal(wire.target))
-    if stream == "aktivitas":
-        return Activity(id=wire.id, nip=wire.nip, indicator_id=wire.indikatorId, day=wire.tanggal,
-                        quantity=Decimal(wire.jumlah), kind=wire.jenis, description=wire.keterangan,
-                        entered_at=wire.dibuatPada)
-    if stream == "bukti":
-        return Evidence(id=wire.id, activity_id=wire.aktivitasId, kind=wire.jenis, sha256=wire.sha256,
-                        uploaded_at=wire.diunggahPada, latitude=wire.lintang, longitude=wire.bujur,
-                        captured_at=wire.waktuAmbil)
-    if stream == "persetujuan":
-        return Approval(id=wire.id, activity_id=wire.aktivitasId, approver_nip=wire.penyetujuNip,
-                        approved=wire.status == "disetujui", decided_at=wire.diputuskanPada)
-    raise ValueError(f"unknown e-Kinerja stream {stream!r}")
-
-
-__all__ = ["BknAuth", "BknClient", "BknCredentials", "Page"]
+__all__ = ["BknAuth", "BknClient", "BknCredentials", "Page", "describe_error"]

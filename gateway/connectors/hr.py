@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from gateway.connectors import streams
 from gateway.connectors._http import HttpBase
-from gateway.connectors.bkn import Page, describe_error
+from gateway.connectors.streams import Page
 from gateway.connectors.wire.hr import Page as WirePage
-from gateway.connectors.wire.hr import Rekening
-from gateway.domain import BankAccount, Problem
 
 KIND = "bank_account"
 
@@ -25,34 +22,15 @@ class HrClient(HttpBase):
 
     def bank_accounts(self) -> Iterator[Page]:
         """Every employee's account, a page at a time; a row that breaks a rule becomes a problem, not a crash."""
-        url = f"{self.client.base_url}".rstrip("/") + "/rekening"
-        offset = 0
-        while True:
-            body = self.envelope(WirePage, "HR rekening listing", "GET", url,
-                                 params={"limit": self.page_size, "offset": offset})
-            records: list[BaseModel] = []
-            problems: list[Problem] = []
-            raw: dict[str, Any] = {}
-            for n, row in enumerate(body.data):
-                nip = row.get("nip") if isinstance(row, dict) else None
-                rid = str(nip) if nip not in (None, "") else f"?{offset + n + 1}"
-                raw[rid] = row
-                try:
-                    records.append(_to_domain(row))
-                except (ValidationError, ValueError) as exc:
-                    problems.append(Problem(record_kind=KIND, record_id=rid, rule="wire-format",
-                                            nip=str(nip)[:18] if nip else None,
-                                            message=f"bank account of {rid}: {describe_error(exc)}"))
-            yield Page(KIND, records, problems, raw, None, offset, body.total)
-            offset += len(body.data)
-            if not body.data or offset >= body.total:
-                return
+        return self.pages(streams.STREAMS[KIND], None)
 
+    def pages(self, stream: streams.Stream, period: str | None, cursor: str | None = None) -> Iterator[Page]:
+        return streams.pages(self._listing, stream, period, cursor, self.page_size)
 
-def _to_domain(row: dict[str, Any]) -> BankAccount:
-    r = Rekening.model_validate(row)
-    return BankAccount(nip=r.nip, bank_code=r.kodeBank, bank_name=r.namaBank, account_number=r.nomorRekening,
-                       account_name=r.namaRekening)
+    def _listing(self, stream: streams.Stream, params: dict[str, Any]) -> tuple[list[Any], int]:
+        url = str(self.client.base_url).rstrip("/") + stream.path
+        body = self.envelope(WirePage, f"HR {stream.path.strip('/')} listing", "GET", url, params=params)
+        return body.data, body.total
 
 
 __all__ = ["HrClient"]

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -55,35 +55,37 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain import (
-    Activity,
-    Approval,
-    Attendance,
     BankAccount,
-    Employee,
-    Evidence,
     EvidenceCheck,
-    Indicator,
     Period,
     PeriodData,
     Problem,
-    Programme,
     Result,
     TteConclusion,
-    Unit,
 )
+from gateway.domain import kinds as record_kinds
 from gateway.store._safe import safe_id, safe_payload, safe_text
 from gateway.store.tables import evidence_checks, quarantine, records, results, sync_cursors
 
-KINDS: dict[str, type[BaseModel]] = {
-    "unit": Unit, "employee": Employee, "indicator": Indicator,
-    "activity": Activity, "evidence": Evidence, "approval": Approval,
-    "attendance": Attendance, "programme": Programme,
-    "bank_account": BankAccount,  # the city's HR listing; read by payroll, not by the schemes
-}
-# Kinds whose record id is the NIP (one record per employee, not tied to a period).
-_BY_NIP = frozenset({"employee", "bank_account"})
+
+class _Models(Mapping[str, type[BaseModel]]):
+    """Record kind -> domain model, read live from the registry (`gateway.domain.kinds`): a declared stream's kind
+    is staged and read like the built-in ones."""
+
+    def __getitem__(self, kind: str) -> type[BaseModel]:
+        return record_kinds.KINDS[kind].model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(record_kinds.KINDS)
+
+    def __len__(self) -> int:
+        return len(record_kinds.KINDS)
+
+
+KINDS: Mapping[str, type[BaseModel]] = _Models()
 # What `load_period` / `iter_period` can read: the staged kinds a scheme computes from and the evidence checks.
-INPUTS: frozenset[str] = frozenset({*KINDS, "check"} - {"bank_account"})
+INPUTS: frozenset[str] = frozenset({"unit", "employee", "indicator", "activity", "evidence", "approval",
+                                    "attendance", "programme", "check"})
 _ROWS_PER_FETCH = 10_000
 
 
@@ -280,7 +282,7 @@ def _upsert_postgresql(conn: Connection, tenant: str, kind: str, items: Sequence
 
 
 def _record_id(kind: str, item: BaseModel) -> str:
-    return str(item.nip) if kind in _BY_NIP else str(item.id)
+    return str(getattr(item, record_kinds.KINDS[kind].key))
 
 
 # Reading staged records back: trusted rebuilding ----------------------------------------------------------------
@@ -417,7 +419,17 @@ class _Rebuild:
         return self(orjson.loads(text))
 
 
-_REBUILD: dict[str, _Rebuild] = {kind: _Rebuild(model) for kind, model in KINDS.items()}
+_REBUILDERS: dict[str, _Rebuild] = {}
+
+
+def _rebuild(kind: str) -> _Rebuild:
+    """The trusted rebuilder of a registered kind (KeyError for an unknown one), made on first use."""
+    found = _REBUILDERS.get(kind)
+    if found is None:
+        found = _REBUILDERS[kind] = _Rebuild(record_kinds.KINDS[kind].model)
+    return found
+
+
 _CHECK = _Rebuild(EvidenceCheck)
 _PERIOD_DATA_FIELDS = set(PeriodData.model_fields)
 
@@ -460,14 +472,14 @@ def _kind_query(tenant: str, kind: str, months: Sequence[str] | None) -> Any:
 
 
 def _read_kind(conn: Connection, tenant: str, kind: str, months: Sequence[str] | None) -> list[Any]:
-    text = _REBUILD[kind].text
+    text = _rebuild(kind).text
     with _gc_paused():
         return [text(payload) for (payload,) in _stream(conn, _kind_query(tenant, kind, months))]
 
 
 def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) -> list[Any]:
     """Staged records of one kind; `period` may be a month or a quarter (its three months)."""
-    if kind not in _REBUILD:
+    if kind not in record_kinds.KINDS:
         raise KeyError(kind)
     return _read_kind(conn, tenant, kind, None if period is None else Period.parse(period).months())
 
@@ -575,7 +587,7 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
             parts = {"units": units, "employees": by_part[index], "programmes": programmes}
             with _gc_paused():
                 for name, texts in spill.read(index):
-                    rebuild = _check_text if name == "checks" else _REBUILD[_FIELD_KIND[name]].text
+                    rebuild = _check_text if name == "checks" else _rebuild(_FIELD_KIND[name]).text
                     parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[union-attr]
             yield _period_data(tenant, period, parts)
             by_part[index] = []
@@ -730,9 +742,9 @@ def load_withdrawn(conn: Connection, tenant: str, period: str, nip: str | None =
 
 def get_records(conn: Connection, tenant: str, kind: str, ids: Collection[str]) -> dict[str, Any]:
     """Staged records of one kind by record id (a NIP for employees), in chunks; ids not staged are absent."""
-    if kind not in _REBUILD:
+    if kind not in record_kinds.KINDS:
         raise KeyError(kind)
-    text = _REBUILD[kind].text
+    text = _rebuild(kind).text
     wanted = sorted(set(ids))
     out: dict[str, Any] = {}
     for start in range(0, len(wanted), 500):
@@ -747,7 +759,7 @@ def load_bank_accounts(conn: Connection, tenant: str, nips: Collection[str] | No
                        ) -> dict[str, BankAccount]:
     """Staged bank accounts (the city's HR listing) by NIP: every one, or those of `nips` (a NIP with no account
     is absent)."""
-    rebuild = _REBUILD["bank_account"].text
+    rebuild = _rebuild("bank_account").text
     base = select(records.c.id, cast(records.c.payload, Text)).where(
         records.c.tenant == tenant, records.c.kind == "bank_account")
     if nips is None:

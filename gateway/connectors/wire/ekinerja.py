@@ -119,12 +119,3 @@ class Persetujuan(_Wire):
     penyetujuNip: NIP
     status: str = Field(pattern="^(disetujui|ditolak)$")
     diputuskanPada: AwareDatetime
-
-
-STREAMS: dict[str, type[_Wire]] = {
-    "pegawai": Pegawai,
-    "indikator": Indikator,
-    "aktivitas": Aktivitas,
-    "bukti": Bukti,
-    "persetujuan": Persetujuan,
-}
