@@ -249,7 +249,8 @@ class Pipeline:
             data = data.model_copy(update={"employees": tuple(e for e in data.employees if e.nip not in looped)})
         outcome = scheme.compute(data, scheme_settings)
         outcome.problems.extend(cycles)
-        waiting = _waiting_evidence(data)
+        # A scheme that reads no verdicts (DKI) holds nobody for an unchecked document: it does not count.
+        waiting = _waiting_evidence(data) if "check" in getattr(scheme, "inputs", repo.INPUTS) else {}
         computed = outcome.results
         if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
             described = {c.evidence_id: c.tte_description for c in data.checks}
@@ -314,9 +315,25 @@ class Pipeline:
         with self.engine.begin() as conn:
             return purge_delivered(conn, self.clock(), self.settings.outbox_retention_days)
 
+    def reads_evidence(self, tenant: str) -> bool:
+        """Whether the tenant's scheme reads evidence verdicts: only then is verification on the critical path."""
+        try:
+            scheme = get_scheme(self._tenant(tenant).scheme)
+        except KeyError:
+            return True  # compute will say the scheme is unknown
+        return "check" in getattr(scheme, "inputs", repo.INPUTS)
+
     def cycle(self, tenant: str, period: str) -> CycleReport:
-        return CycleReport(self.sync(tenant, period), self.verify(tenant, period), self.compute(tenant, period),
-                           self.relay())
+        """sync, verify, compute, relay; for a scheme that reads no verdicts, verification (the SPBE audit of the
+        evidence) runs after payroll has been sent, as its own stage, so it never delays computing or payroll."""
+        synced = self.sync(tenant, period)
+        if self.reads_evidence(tenant):
+            verified = self.verify(tenant, period)
+            return CycleReport(synced, verified, self.compute(tenant, period), self.relay())
+        computed, relayed = self.compute(tenant, period), self.relay()
+        verified = self.verify(tenant, period)
+        relayed.add(self.relay())  # the audit trail's verdicts leave in the same cycle
+        return CycleReport(synced, verified, computed, relayed)
 
 
 def _waiting_evidence(data: PeriodData) -> dict[str, list[str]]:

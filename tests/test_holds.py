@@ -151,3 +151,22 @@ def test_release_by_cli_is_audited_pays_refused_now_and_the_arrears_after_a_vali
         paid[b.nip] = paid.get(b.nip, 0) + b.amount
     no_account = {e.nip for e in METRO.employees if not e.bank_account}
     assert paid == {n: a for n, a in expected.items() if a > 0 and n not in no_account}
+
+
+def test_a_scheme_that_reads_no_verdicts_is_not_held_by_a_bsre_outage(clock: FakeClock) -> None:
+    dki = Scenario.bundled("dki")
+    healthy = build_mock_pipeline(Settings(database_url="sqlite://"), MockWorld(dki), clock=FakeClock(),
+                                  sleep=lambda _s: None)
+    healthy.cycle(dki.tenant, dki.period)
+    with healthy.engine.connect() as conn:
+        expected = {r.nip: r.amount for r in repo.load_results(conn, dki.tenant, dki.period)}
+    world = MockWorld(dki)
+    world.faults.set("tte.verify", Fault(kind="error", rate=1.0))
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url="sqlite://"), world, clock=clock, sleep=lambda _s: None)
+    assert not pipeline.reads_evidence(dki.tenant) and pipeline.reads_evidence("metro")
+    report = pipeline.cycle(dki.tenant, dki.period)
+    assert report.compute.held == 0 and report.verify.unavailable > 0  # verified after payroll, and failing
+    with pipeline.engine.connect() as conn:
+        assert {r.nip: r.amount for r in repo.load_results(conn, dki.tenant, dki.period)} == expected
+    assert report.relay.delivered > 0
