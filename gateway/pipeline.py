@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,15 @@ class VerifyReport:
     checked: int = 0
     tte_not_valid: int = 0
     unavailable: int = 0
+    reused: int = 0  # verdicts taken from an earlier check of the same bytes, BSrE not asked
+
+    def count(self, check: EvidenceCheck, reused: bool) -> None:
+        self.checked += 1
+        if check.tte in RECHECKED:
+            self.unavailable += 1
+        elif check.tte is not TteConclusion.VALID:
+            self.tte_not_valid += 1
+        self.reused += reused
 
 
 @dataclass
@@ -189,15 +199,29 @@ class Pipeline:
             todo = [eid for (eid,) in conn.execute(select(records.c.id).where(
                 records.c.tenant == tenant, records.c.kind == "evidence", records.c.period == period)
                 .order_by(records.c.id)) if eid not in done]
+            # Verdicts already given for the same bytes (any period of this tenant): BSrE is not asked again.
+            known = {digest: (TteConclusion(tte), description) for digest, tte, description in conn.execute(
+                select(evidence_checks.c.actual_sha256, evidence_checks.c.tte, evidence_checks.c.tte_description)
+                .where(evidence_checks.c.tenant == tenant, evidence_checks.c.actual_sha256.is_not(None),
+                       evidence_checks.c.tte.not_in(RECHECKED)))} if todo else {}
+        if not todo:
+            return
         audit = self._tenant(tenant).spbe_audit and "spbe" in self.destinations
         evidence = {}
         if audit:
             with self.engine.connect() as conn:
                 evidence = {e.id: e for e in repo.staged(conn, tenant, "evidence", period)}
-        pending: list[EvidenceCheck] = []
-        for position, evidence_id in enumerate(todo, start=1):
-            pending.append(self._check(evidence_id, report))
-            if len(pending) >= chunk or position == len(todo):
+        workers = max(1, min(self.settings.verify_concurrency, len(todo)))
+        log.info("verify.start", tenant=tenant, period=period, documents=len(todo), workers=workers,
+                 known_verdicts=len(known))
+        # Documents are fetched and checked `workers` at a time; each chunk commits before the next starts, so a
+        # killed verify loses at most the chunk in flight and picks up from what is committed.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"verify-{tenant}") as pool:
+            for start in range(0, len(todo), chunk):
+                outcomes = list(pool.map(lambda eid: self._check(eid, known), todo[start:start + chunk]))
+                pending = [check for check, _ in outcomes]
+                for check, reused in outcomes:
+                    report.count(check, reused)
                 now = self.clock()
                 with self.engine.begin() as conn:  # checks and their audit-trail rows commit together
                     repo.save_checks(conn, tenant, period, pending, now)
@@ -205,30 +229,31 @@ class Pipeline:
                         enqueue_verdicts(conn, tenant, period, [
                             verdict(tenant, period, evidence[c.evidence_id], c, now) for c in pending
                             if c.evidence_id in evidence], now)
-                pending = []
+                log.info("verify.progress", tenant=tenant, period=period, done=start + len(pending),
+                         total=len(todo))
 
-    def _check(self, evidence_id: str, report: VerifyReport) -> EvidenceCheck:
-        report.checked += 1
+    def _check(self, evidence_id: str,
+               known: dict[str, tuple[TteConclusion, str]]) -> tuple[EvidenceCheck, bool]:
+        """One document: fetch, hash, and BSrE's verdict or the one stored for the same bytes (then True)."""
         try:
             document = self.bkn.document(evidence_id)
         except UpstreamError as exc:
-            report.unavailable += 1
             return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNAVAILABLE,
-                                 tte_description=f"document not fetched: {exc}")
+                                 tte_description=f"document not fetched: {exc}"), False
         if document is None:
-            report.unavailable += 1
             return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNCHECKED,
-                                 tte_description="BKN has no document for this evidence")
+                                 tte_description="BKN has no document for this evidence"), False
         digest = hashlib.sha256(document).hexdigest()
+        if digest in known:
+            conclusion, description = known[digest]
+            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
+                                 tte_description=description), True
         try:
             conclusion, description = self.tte.verify(document)
         except UpstreamError as exc:
-            report.unavailable += 1
             conclusion, description = TteConclusion.UNAVAILABLE, f"BSrE did not answer: {exc}"
-        if conclusion is not TteConclusion.VALID:
-            report.tte_not_valid += 1
         return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
-                             tte_description=description)
+                             tte_description=description), False
 
     # compute ------------------------------------------------------------------------------------------------
     def compute(self, tenant: str, period: str) -> ComputeReport:

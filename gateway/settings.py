@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     relay_lease_seconds: int = 300
     relay_max_attempts: int = 8
     relay_parallelism: int = 4  # aggregates delivered at once by one relay (in order within each)
+    verify_concurrency: int = Field(8, ge=1, le=64)  # evidence documents fetched and checked at once
     outbox_retention_days: int = 400  # delivered rows are kept this long (audits, feed replay), then purged
     sipd_workbook_dir: Path = Path("sipd-workbooks")  # where SIPD workbooks are written, per tenant and period
 

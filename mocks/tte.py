@@ -30,6 +30,7 @@ import email.policy
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -251,6 +252,7 @@ class TteMock:
         self.calls = 0
         self.verifications = 0
         self.verdicts: dict[str, PdfCheck] = {}
+        self._lock = threading.Lock()  # the gateway verifies in parallel: counters and cache stay exact
         self._anchors = [self._load_root(r) for r in self.roots]
         self.load(scenario)
 
@@ -267,13 +269,17 @@ class TteMock:
     def check(self, document: bytes, password: str | None = None) -> PdfCheck:
         """The verdict for `document`, cached by its SHA-256 (and the password, if any). Raises NotAPdf."""
         key = hashlib.sha256(document).hexdigest() + (f"/{password}" if password else "")
-        if key not in self.verdicts:
+        with self._lock:
+            if key in self.verdicts:
+                return self.verdicts[key]
             self.verifications += 1
-            self.verdicts[key] = check_pdf(document, self._anchors, password)
-        return self.verdicts[key]
+        verdict = check_pdf(document, self._anchors, password)
+        with self._lock:
+            return self.verdicts.setdefault(key, verdict)
 
     def _admit(self, request: httpx.Request) -> httpx.Response | None:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         if self.latency_seconds > 0:
             self.sleep(self.latency_seconds)
         expected = "Basic " + base64.b64encode(":".join(self.basic).encode()).decode()
