@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,7 +23,7 @@ from gateway.connectors.pekalongan import PekalonganClient
 from gateway.domain import EvidenceCheck, ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UpstreamError
-from gateway.mappings import get_scheme
+from gateway.mappings import compute_in_parts, get_scheme, plan_parts
 from gateway.outbox import (
     Destination,
     Relay,
@@ -264,21 +264,43 @@ class Pipeline:
         except (KeyError, ValidationError) as exc:
             raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
                                      f"{exc}; fix the [tenants.{tenant}] section") from exc
+        inputs = getattr(scheme, "inputs", repo.INPUTS)
+        reads_checks = "check" in inputs  # a scheme that reads no verdicts (DKI) holds nobody for a document
+        closures = hasattr(scheme, "unit_report") and Period.parse(period).is_quarter
+        waiting: dict[str, list[str]] = {}
+        described: dict[str, str] = {}
+        candidates: list[Any] = []
         with self.engine.connect() as conn:
-            data = repo.load_period(conn, tenant, period)
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
             release = held_store.released(conn, tenant, period)
-        cycles = supervisor_cycles(data.employees)
-        if cycles:  # quarantined here, for every scheme; the rest of the tenant goes on
+            employees = repo.staged(conn, tenant, "employee")
+            cycles = supervisor_cycles(employees)  # quarantined here, for every scheme; the rest goes on
             looped = {p.record_id for p in cycles}
-            data = data.model_copy(update={"employees": tuple(e for e in data.employees if e.nip not in looped)})
-        outcome = scheme.compute(data, scheme_settings)
+            # A period bigger than `compute_max_employees` is read and computed one part at a time (groups the
+            # scheme says compute independently); the parts' outcome is the whole's (tests/test_compute_parts.py).
+            groups = plan_parts(scheme, repo.staged(conn, tenant, "unit") if "unit" in inputs else [],
+                                [e for e in employees if e.nip not in looped], scheme_settings,
+                                self.settings.compute_max_employees)
+            del employees
+
+            def parts() -> Iterator[PeriodData]:
+                for number, part in enumerate(repo.iter_period(conn, tenant, period, groups, kinds=inputs), 1):
+                    if looped:
+                        part = part.model_copy(update={"employees": tuple(
+                            e for e in part.employees if e.nip not in looped)})
+                    if reads_checks:
+                        waiting.update(_waiting_evidence(part))
+                        described.update((c.evidence_id, c.tte_description) for c in part.checks)
+                    if closures:
+                        candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
+                    log.info("compute.progress", tenant=tenant, period=period, part=number,
+                             parts=len(groups) if groups else 1, employees=len(part.employees))
+                    yield part
+
+            outcome = compute_in_parts(scheme, parts(), scheme_settings)
         outcome.problems.extend(cycles)
-        # A scheme that reads no verdicts (DKI) holds nobody for an unchecked document: it does not count.
-        waiting = _waiting_evidence(data) if "check" in getattr(scheme, "inputs", repo.INPUTS) else {}
         computed = outcome.results
         if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
-            described = {c.evidence_id: c.tte_description for c in data.checks}
             held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], described)) for r in computed
                     if r.nip in waiting}
             computed = [r for r in computed if r.nip not in held]
@@ -309,22 +331,10 @@ class Pipeline:
                     f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in changed]
                 enqueue_events(conn, tenant, period, events, now)
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
-                enqueue_events(conn, tenant, period, self._closure_events(
-                    scheme, data, scheme_settings, tenant, period, now), now)
+                enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
-
-    def _closure_events(self, scheme: Any, data: Any, settings: Any, tenant: str, period: str,
-                        now: datetime) -> list[feed.CloudEvent]:
-        """DKI: units whose mean attainment stayed below the threshold all quarter, as feed events."""
-        if not hasattr(scheme, "unit_report") or not Period.parse(period).is_quarter:
-            return []
-        report = scheme.unit_report(data, settings)
-        return [feed.event(feed.CLOSURE_CANDIDATE, tenant, c.unit_id, {
-            "period": period, "unit_id": c.unit_id, "unit": c.unit_name,
-            "mean_attainment": [str(m) for m in c.attainments], "threshold": str(c.threshold)}, now, period)
-            for c in report.candidates]
 
     # relay --------------------------------------------------------------------------------------------------
     def relay(self) -> RelayReport:
@@ -359,6 +369,14 @@ class Pipeline:
         verified = self.verify(tenant, period)
         relayed.add(self.relay())  # the audit trail's verdicts leave in the same cycle
         return CycleReport(synced, verified, computed, relayed)
+
+
+def _closure_events(candidates: list[Any], tenant: str, period: str, now: datetime) -> list[feed.CloudEvent]:
+    """DKI: units whose mean attainment stayed below the threshold all quarter, as feed events, by unit id."""
+    return [feed.event(feed.CLOSURE_CANDIDATE, tenant, c.unit_id, {
+        "period": period, "unit_id": c.unit_id, "unit": c.unit_name,
+        "mean_attainment": [str(m) for m in c.attainments], "threshold": str(c.threshold)}, now, period)
+        for c in sorted(candidates, key=lambda c: c.unit_id)]
 
 
 def _waiting_evidence(data: PeriodData) -> dict[str, list[str]]:
