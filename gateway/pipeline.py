@@ -33,6 +33,7 @@ from gateway.outbox import (
     enqueue_verdicts,
     verdict,
 )
+from gateway.progress import Reporter, Step, log_progress
 from gateway.settings import Settings
 from gateway.store import audit
 from gateway.store import holds as held_store
@@ -92,9 +93,11 @@ class CycleReport:
 class Pipeline:
     def __init__(self, engine: Engine, settings: Settings, bkn: BknClient, tte: TteClient,
                  destinations: dict[str, Destination], clock: Clock = utc_now,
-                 pekalongan: PekalonganClient | None = None, hr: HrClient | None = None) -> None:
+                 pekalongan: PekalonganClient | None = None, hr: HrClient | None = None,
+                 progress: Reporter = log_progress) -> None:
         self.engine, self.settings, self.bkn, self.tte = engine, settings, bkn, tte
         self.destinations, self.clock, self.pekalongan, self.hr = destinations, clock, pekalongan, hr
+        self.progress = progress  # told after each committed page, chunk, part or relay pass
 
     @property
     def clients(self) -> dict[str, Any]:
@@ -166,6 +169,8 @@ class Pipeline:
         for page in self.clients[stream.upstream].pages(stream, month, cursor):
             kept, page_problems = _drop_duplicates(stream, page.records, page.stamps, seen)
             self._stage_page(tenant, stream.kind, month, page, kept, page_problems, report, count, cursor_name)
+            self.progress(Step(tenant, "sync", page.read, max(page.total, page.read) or None, "records",
+                               f"{stream.name} {month}" if month else stream.name))
         log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
                  changed=count.changed)
 
@@ -229,8 +234,7 @@ class Pipeline:
                         enqueue_verdicts(conn, tenant, period, [
                             verdict(tenant, period, evidence[c.evidence_id], c, now) for c in pending
                             if c.evidence_id in evidence], now)
-                log.info("verify.progress", tenant=tenant, period=period, done=start + len(pending),
-                         total=len(todo))
+                self.progress(Step(tenant, "verify", start + len(pending), len(todo), "documents", period))
 
     def _check(self, evidence_id: str,
                known: dict[str, tuple[TteConclusion, str]]) -> tuple[EvidenceCheck, bool]:
@@ -281,10 +285,12 @@ class Pipeline:
             groups = plan_parts(scheme, repo.staged(conn, tenant, "unit") if "unit" in inputs else [],
                                 [e for e in employees if e.nip not in looped], scheme_settings,
                                 self.settings.compute_max_employees)
+            staff = len({e.nip for e in employees} - looped)
+            computed_so_far = [0]
             del employees
 
             def parts() -> Iterator[PeriodData]:
-                for number, part in enumerate(repo.iter_period(conn, tenant, period, groups, kinds=inputs), 1):
+                for part in repo.iter_period(conn, tenant, period, groups, kinds=inputs):
                     if looped:
                         part = part.model_copy(update={"employees": tuple(
                             e for e in part.employees if e.nip not in looped)})
@@ -293,9 +299,9 @@ class Pipeline:
                         described.update((c.evidence_id, c.tte_description) for c in part.checks)
                     if closures:
                         candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
-                    log.info("compute.progress", tenant=tenant, period=period, part=number,
-                             parts=len(groups) if groups else 1, employees=len(part.employees))
                     yield part
+                    computed_so_far[0] += len(part.employees)
+                    self.progress(Step(tenant, "compute", computed_so_far[0], staff, "employees", period))
 
             outcome = compute_in_parts(scheme, parts(), scheme_settings)
         outcome.problems.extend(cycles)
@@ -337,11 +343,19 @@ class Pipeline:
         return report
 
     # relay --------------------------------------------------------------------------------------------------
-    def relay(self) -> RelayReport:
-        return Relay(self.engine, self.destinations, clock=self.clock,
-                     lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
-                     max_attempts=self.settings.relay_max_attempts,
-                     parallelism=self.settings.relay_parallelism).run_until_idle()
+    def relay(self, max_passes: int = 100) -> RelayReport:
+        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon)."""
+        relay = Relay(self.engine, self.destinations, clock=self.clock,
+                      lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
+                      max_attempts=self.settings.relay_max_attempts, parallelism=self.settings.relay_parallelism)
+        total = RelayReport()
+        for _ in range(max_passes):
+            report = relay.run_once()
+            if not report.claimed:
+                break
+            total.add(report)
+            self.progress(Step("*", "relay", total.claimed, None, "rows", "outbox"))
+        return total
 
     def purge(self) -> int:
         """Delete delivered outbox rows past the retention (`outbox_retention_days`)."""

@@ -269,13 +269,11 @@ class TteMock:
     def check(self, document: bytes, password: str | None = None) -> PdfCheck:
         """The verdict for `document`, cached by its SHA-256 (and the password, if any). Raises NotAPdf."""
         key = hashlib.sha256(document).hexdigest() + (f"/{password}" if password else "")
-        with self._lock:
-            if key in self.verdicts:
-                return self.verdicts[key]
-            self.verifications += 1
-        verdict = check_pdf(document, self._anchors, password)
-        with self._lock:
-            return self.verdicts.setdefault(key, verdict)
+        with self._lock:  # one check at a time: asn1crypto parses the shared trust anchors lazily, not thread-safe
+            if key not in self.verdicts:
+                self.verifications += 1
+                self.verdicts[key] = check_pdf(document, self._anchors, password)
+            return self.verdicts[key]
 
     def _admit(self, request: httpx.Request) -> httpx.Response | None:
         with self._lock:

@@ -66,8 +66,11 @@ def demo(
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="city whose bundled scenario to run")] = "metro",
     scenario: Annotated[Path | None, typer.Option(help="scenario JSON file (docs/scenario-format.md)")] = None,
 ) -> None:
-    """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks."""
+    """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks.
+
+    On a terminal each stage shows a progress bar (on stderr) while it runs."""
     from gateway.bootstrap import build_mock_pipeline
+    from gateway.cli._progress import stage_bars
     from gateway.outbox import ledger
     from mocks import MockWorld, Scenario
 
@@ -80,7 +83,8 @@ def demo(
     settings = Settings()
     try:
         pipeline = build_mock_pipeline(settings, world)
-        report = pipeline.cycle(loaded.tenant, loaded.period)
+        with stage_bars(Console(stderr=True)) as pipeline.progress:
+            report = pipeline.cycle(loaded.tenant, loaded.period)
     except GatewayError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -49,6 +49,12 @@ class Page:
     offset: int
     total: int
     stamps: list[str] = field(default_factory=list)  # each record's upstream updatedAt, aligned with `records`
+    rows: int = 0  # rows the page carried, good and bad
+
+    @property
+    def read(self) -> int:
+        """Rows read up to the end of this page."""
+        return self.offset + self.rows
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ def _keyset_pages(listing: Listing, stream: Stream, period: str | None, cursor: 
         rows, total = listing(stream, params)
         records, stamps, problems, raw, keys = stream.rows(rows, read)
         last = next((k for k in reversed(keys) if k is not None), after)
-        yield Page(stream.name, records, problems, raw, last, read, total, stamps)
+        yield Page(stream.name, records, problems, raw, last, read, total, stamps, len(rows))
         read += len(rows)
         if len(rows) < size:
             return
@@ -159,7 +165,7 @@ def _offset_pages(listing: Listing, stream: Stream, period: str | None, size: in
             params["periode"] = period
         rows, total = listing(stream, params)
         records, _stamps, problems, raw, _keys = stream.rows(rows, offset)
-        yield Page(stream.name, records, problems, raw, None, offset, total)
+        yield Page(stream.name, records, problems, raw, None, offset, total, rows=len(rows))
         offset += len(rows)
         if not rows or offset >= total:
             return
