@@ -167,14 +167,14 @@ class Pipeline:
         seen: dict[str, tuple[str, str]] = {}
         count = report.staged.setdefault(stream.kind, StageCount())
         for page in self.clients[stream.upstream].pages(stream, month, cursor):
-            kept, page_problems = _drop_duplicates(stream, page.records, page.stamps, seen)
+            kept, page_problems = _drop_duplicates(stream, repo.encode(page.records), page.stamps, seen)
             self._stage_page(tenant, stream.kind, month, page, kept, page_problems, report, count, cursor_name)
             self.progress(Step(tenant, "sync", page.read, max(page.total, page.read) or None, "records",
                                f"{stream.name} {month}" if month else stream.name))
         log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
                  changed=count.changed)
 
-    def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: list[Any],
+    def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: repo.Encoded,
                     extra_problems: list[Problem], report: SyncReport, count: StageCount,
                     cursor_name: str | None) -> None:
         """Stage one page, quarantine its bad records and move the cursor, in one transaction."""
@@ -443,25 +443,27 @@ def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
             "previous_amount": previous.amount if previous else None}
 
 
-def _drop_duplicates(stream: streams.Stream, items: list[Any], stamps: list[str], seen: dict[str, tuple[str, str]]
-                     ) -> tuple[list[Any], list[Problem]]:
+def _drop_duplicates(stream: streams.Stream, encoded: repo.Encoded, stamps: list[str],
+                     seen: dict[str, tuple[str, str]]) -> tuple[repo.Encoded, list[Problem]]:
     """The same id twice in one sync. Identical content: kept once. A copy with a later updatedAt: the record
     changed upstream while we paged (keyset paging reads it again), so the newer copy wins. Different content
     under the same or an older updatedAt (or with no updatedAt at all): upstream is inconsistent, the later copy is
-    quarantined."""
-    kept: dict[str, Any] = {}
+    quarantined. Content is compared by the digest the store keeps (`repo.encode`), computed once per record."""
+    kept: dict[str, int] = {}
     problems = []
-    for item, stamp in zip(items, stamps or [""] * len(items), strict=True):
+    items = encoded.items
+    for index, (item, digest, stamp) in enumerate(zip(items, encoded.digests, stamps or [""] * len(items),
+                                                      strict=True)):
         rid = str(getattr(item, stream.key))
-        digest = hashlib.sha256(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         prior = seen.get(rid)
         if prior is None or (prior[0] != digest and stamp > prior[1]):
             seen[rid] = (digest, stamp)
-            kept[rid] = item  # a newer copy in the same page replaces the older one
+            kept.pop(rid, None)
+            kept[rid] = index  # a newer copy in the same page replaces the older one
         elif prior[0] != digest:
             problems.append(Problem(record_kind=stream.name, record_id=rid, rule="duplicate-id",
                                     nip=getattr(item, "nip", None),
                                     message=f"{stream.name} {rid} came twice in one sync with different content and "
                                             f"no newer updatedAt; the first copy was kept, ask {stream.owner} "
                                             "which one is right"))
-    return list(kept.values()), problems
+    return encoded.pick(sorted(kept.values())), problems

@@ -202,22 +202,43 @@ class StageCount:
     unchanged: int = 0
 
 
-def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], period: str | None,
-          now: datetime) -> StageCount:
-    """Upsert validated records of one kind; counts what was new, changed and unchanged."""
-    count = StageCount()
+@dataclass(frozen=True)
+class Encoded:
+    """Records as the store keeps them: each one's canonical JSON text and its SHA-256, computed once (`encode`)
+    and used by the sync's duplicate check and by `stage` alike."""
+
+    items: list[BaseModel]
+    texts: list[bytes]
+    digests: list[str]
+
+    def pick(self, keep: Sequence[int]) -> Encoded:
+        return Encoded([self.items[i] for i in keep], [self.texts[i] for i in keep], [self.digests[i] for i in keep])
+
+
+def encode(items: Sequence[BaseModel]) -> Encoded:
+    """Each record's canonical payload text and content digest (what `stage` stores and compares)."""
     if not items:
-        return count
-    with _gc_paused():
-        return _stage(conn, tenant, kind, items, period, now, count)
-
-
-def _stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel], period: str | None,
-           now: datetime, count: StageCount) -> StageCount:
-    ids = [_record_id(kind, item) for item in items]
+        return Encoded([], [], [])
     floats = not _float_free(type(items[0]))
     texts = [_canonical(item.model_dump(mode="json"), floats) for item in items]
-    digests = [hashlib.sha256(text).hexdigest() for text in texts]
+    return Encoded(list(items), texts, [hashlib.sha256(text).hexdigest() for text in texts])
+
+
+def stage(conn: Connection, tenant: str, kind: str, items: Sequence[BaseModel] | Encoded, period: str | None,
+          now: datetime) -> StageCount:
+    """Upsert validated records of one kind (or records `encode`d already); counts what was new, changed and
+    unchanged."""
+    count = StageCount()
+    if not (items.items if isinstance(items, Encoded) else items):
+        return count
+    with _gc_paused():
+        return _stage(conn, tenant, kind, items if isinstance(items, Encoded) else encode(items), period, now, count)
+
+
+def _stage(conn: Connection, tenant: str, kind: str, encoded: Encoded, period: str | None,
+           now: datetime, count: StageCount) -> StageCount:
+    items, texts, digests = encoded.items, encoded.texts, encoded.digests
+    ids = [_record_id(kind, item) for item in items]
     if conn.dialect.name == "postgresql" and len(set(ids)) == len(ids):
         return _upsert_postgresql(conn, tenant, kind, items, period, now, ids, texts, digests, count)
     existing = dict(conn.execute(select(records.c.id, records.c.content_hash).where(
