@@ -161,7 +161,8 @@ _VALID = {
         "id": _IDS, "aktivitasId": _IDS, "jenis": st.sampled_from(["dokumen", "foto"]),
         "sha256": st.text("0123456789abcdef", min_size=64, max_size=64), "diunggahPada": _WHEN,
         "lintang": st.one_of(st.none(), st.decimals(-90, 90, places=6).map(str)),
-        "bujur": st.one_of(st.none(), st.decimals(-180, 180, places=6).map(str)), "waktuAmbil": _WHEN, "updatedAt": _WHEN}),
+        "bujur": st.one_of(st.none(), st.decimals(-180, 180, places=6).map(str)), "waktuAmbil": _WHEN,
+        "updatedAt": _WHEN}),
 }
 
 

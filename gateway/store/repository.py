@@ -505,6 +505,16 @@ def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) 
     return _read_kind(conn, tenant, kind, None if period is None else Period.parse(period).months())
 
 
+def staged_by_id(conn: Connection, tenant: str, kind: str, ids: Collection[str]) -> dict[str, Any]:
+    """The staged records of one kind with these ids, by id (a chunk's worth: the ids go in one IN list)."""
+    if kind not in record_kinds.KINDS:
+        raise KeyError(kind)
+    text = _rebuild(kind).text
+    query = select(records.c.id, cast(records.c.payload, Text)).where(
+        records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(list(ids)))
+    return {rid: text(payload) for rid, payload in conn.execute(query)}
+
+
 def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[EvidenceCheck],
                 now: datetime) -> None:
     checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
