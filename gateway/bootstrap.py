@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from gateway.connectors import BknAuth, BknClient, BknCredentials, HrClient, PayrollClient, TteClient
@@ -84,22 +84,10 @@ def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination) -> D
 
 def mock_settings(settings: Settings, world: Any) -> Settings:
     """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
-    from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_SSO
-    from mocks.hr import DEMO_HR_KEY
-    from mocks.pekalongan import DEMO_PEKALONGAN_KEY
-    from mocks.spbe import DEMO_SPBE_KEY
-
-    ep = world.endpoints
-    return settings.model_copy(update={
-        "bkn_base_url": ep.siasn_url, "ekinerja_base_url": ep.ekinerja_url, "bkn_token_url": ep.token_url,
-        "bkn_sso_url": ep.sso_url, "tte_base_url": ep.tte_url, "payroll_base_url": ep.payroll_url,
-        "bkn_consumer_key": SecretStr(DEMO_CONSUMER[0]), "bkn_consumer_secret": SecretStr(DEMO_CONSUMER[1]),
-        "bkn_sso_client_id": "demo", "bkn_username": DEMO_SSO[0], "bkn_password": SecretStr(DEMO_SSO[1]),
-        "bkn_sso_token": None, "tte_username": DEMO_BASIC[0], "tte_password": SecretStr(DEMO_BASIC[1]),
-        "payroll_api_key": SecretStr(DEMO_API_KEY), "spbe_base_url": ep.spbe_url,
-        "spbe_api_key": SecretStr(DEMO_SPBE_KEY), "eseksama_base_url": ep.eseksama_url,
-        "presensi_base_url": ep.presensi_url, "pekalongan_api_key": SecretStr(DEMO_PEKALONGAN_KEY),
-        "hr_base_url": ep.hr_url, "hr_api_key": SecretStr(DEMO_HR_KEY)})
+    values = world.endpoints.gateway_settings()
+    update = {name: TypeAdapter(Settings.model_fields[name].annotation).validate_python(value)
+              for name, value in values.items()}
+    return settings.model_copy(update=update | {"bkn_sso_token": None})
 
 
 def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import httpx
 import respx
 
+from gateway.settings import Settings
 from mocks.bkn import DEMO_CONSUMER, DEMO_SSO, BknMock
 from mocks.faults import Fault, FaultPlan, Faults, FaultTarget
 from mocks.hr import DEMO_HR_KEY, HrMock
@@ -25,21 +26,29 @@ from mocks.siasn import SiasnMock
 from mocks.spbe import DEMO_SPBE_KEY, SpbeMock
 from mocks.tte import DEMO_BASIC, TteMock
 
+# The one table of upstream names: each gateway setting (GATEWAY_<NAME>) and the Endpoints field it takes. The
+# default URLs are the gateway's own defaults (the real hosts), read from its settings, so the two cannot drift.
+SETTING_OF_ENDPOINT = {"siasn_url": "bkn_base_url", "ekinerja_url": "ekinerja_base_url", "token_url": "bkn_token_url",
+                       "sso_url": "bkn_sso_url", "tte_url": "tte_base_url", "payroll_url": "payroll_base_url",
+                       "spbe_url": "spbe_base_url", "eseksama_url": "eseksama_base_url",
+                       "presensi_url": "presensi_base_url", "hr_url": "hr_base_url"}
+_DEFAULT = {name: Settings.model_fields[setting].default for name, setting in SETTING_OF_ENDPOINT.items()}
+
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where the mocks answer; the gateway's default settings point at the real hosts, so they match."""
+    """Where the mocks answer; by default the gateway's default settings (the real hosts), so they match."""
 
-    siasn_url: str = "https://apimws.bkn.go.id:8243/apisiasn/1.0"
-    ekinerja_url: str = "https://apimws.bkn.go.id:8243/ekinerja/1.0"
-    token_url: str = "https://apimws.bkn.go.id/oauth2/token"
-    sso_url: str = "https://sso-siasn.bkn.go.id/auth/realms/public-siasn/protocol/openid-connect/token"
-    tte_url: str = "https://esign.local.go.id"
-    payroll_url: str = "https://bpkad.local.go.id/api/v1"
-    spbe_url: str = "https://spbe.local.go.id"
-    eseksama_url: str = "https://eseksama.pekalongankota.go.id"
-    presensi_url: str = "https://presensi.pekalongankota.go.id"
-    hr_url: str = "https://simpeg.local.go.id/api/v1"
+    siasn_url: str = _DEFAULT["siasn_url"]
+    ekinerja_url: str = _DEFAULT["ekinerja_url"]
+    token_url: str = _DEFAULT["token_url"]
+    sso_url: str = _DEFAULT["sso_url"]
+    tte_url: str = _DEFAULT["tte_url"]
+    payroll_url: str = _DEFAULT["payroll_url"]
+    spbe_url: str = _DEFAULT["spbe_url"]
+    eseksama_url: str = _DEFAULT["eseksama_url"]
+    presensi_url: str = _DEFAULT["presensi_url"]
+    hr_url: str = _DEFAULT["hr_url"]
     origin: str = ""  # the one origin every upstream shares when served over loopback (`loopback`)
 
     @classmethod
@@ -63,6 +72,19 @@ class Endpoints:
     def urls(self) -> dict[str, str]:
         """Every upstream URL by field name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "origin"}
+
+    def gateway_settings(self) -> dict[str, str]:
+        """The gateway settings that point it at these mocks, with the demo credentials the mocks accept: the one
+        place those names are written (`bootstrap.mock_settings`, `gateway mock serve` and the tests use it)."""
+        return {SETTING_OF_ENDPOINT[name]: url for name, url in self.urls().items()} | DEMO_CREDENTIALS
+
+
+# The demo credentials, by the gateway setting that carries each.
+DEMO_CREDENTIALS = {
+    "bkn_consumer_key": DEMO_CONSUMER[0], "bkn_consumer_secret": DEMO_CONSUMER[1], "bkn_sso_client_id": "demo",
+    "bkn_username": DEMO_SSO[0], "bkn_password": DEMO_SSO[1], "tte_username": DEMO_BASIC[0],
+    "tte_password": DEMO_BASIC[1], "payroll_api_key": DEMO_API_KEY, "spbe_api_key": DEMO_SPBE_KEY,
+    "pekalongan_api_key": DEMO_PEKALONGAN_KEY, "hr_api_key": DEMO_HR_KEY}
 
 
 class MockWorld:

@@ -14,25 +14,9 @@ if TYPE_CHECKING:
 
 err = Console(stderr=True)
 
-# Settings field (GATEWAY_<NAME>) -> the Endpoints field it takes.
-_URLS = {"bkn_base_url": "siasn_url", "ekinerja_base_url": "ekinerja_url", "bkn_token_url": "token_url",
-         "bkn_sso_url": "sso_url", "tte_base_url": "tte_url", "payroll_base_url": "payroll_url",
-         "spbe_base_url": "spbe_url", "eseksama_base_url": "eseksama_url", "presensi_base_url": "presensi_url",
-         "hr_base_url": "hr_url"}
-
-
 def gateway_env(endpoints: Endpoints) -> dict[str, str]:
     """The GATEWAY_* variables that point the gateway at these mocks, with the demo credentials they accept."""
-    from gateway.settings import Settings
-    from mocks import DEMO_API_KEY, DEMO_BASIC, DEMO_CONSUMER, DEMO_HR_KEY, DEMO_PEKALONGAN_KEY, DEMO_SPBE_KEY, DEMO_SSO
-
-    values = {name: getattr(endpoints, field) for name, field in _URLS.items()} | {
-        "bkn_consumer_key": DEMO_CONSUMER[0], "bkn_consumer_secret": DEMO_CONSUMER[1], "bkn_sso_client_id": "demo",
-        "bkn_username": DEMO_SSO[0], "bkn_password": DEMO_SSO[1], "tte_username": DEMO_BASIC[0],
-        "tte_password": DEMO_BASIC[1], "payroll_api_key": DEMO_API_KEY, "spbe_api_key": DEMO_SPBE_KEY,
-        "pekalongan_api_key": DEMO_PEKALONGAN_KEY, "hr_api_key": DEMO_HR_KEY}
-    known = Settings.model_fields
-    return {f"GATEWAY_{name.upper()}": value for name, value in values.items() if name in known}
+    return {f"GATEWAY_{name.upper()}": value for name, value in endpoints.gateway_settings().items()}
 
 
 def serve_command(
