@@ -20,6 +20,7 @@ from gateway.outbox.sipd import SipdDestination
 from gateway.outbox.sipd_workbook import SipdRates
 from gateway.pipeline import Clock, Pipeline, utc_now
 from gateway.settings import Settings
+from gateway.stages import Compute, Relaying, StageContext, Sync, Verify
 from gateway.store import make_engine
 
 
@@ -53,7 +54,15 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     if settings.hr_api_key is not None:
         hr = HrClient(settings.hr_base_url, settings.hr_api_key.get_secret_value(), page_size=settings.page_size,
                       **common)
-    return Pipeline(engine, settings, bkn, tte, destinations, clock=clock, pekalongan=pekalongan, hr=hr)
+    # The stages, wired here on one shared context; the pipeline is their sequence.
+    clients: dict[str, Any] = {"ekinerja": bkn}  # who serves each declared stream's `upstream`
+    if pekalongan is not None:
+        clients.update(eseksama=pekalongan, presensi=pekalongan)
+    if hr is not None:
+        clients["hr"] = hr
+    ctx = StageContext(engine, settings, clock)
+    return Pipeline(ctx, Sync(ctx, clients), Verify(ctx, bkn, tte, destinations), Compute(ctx, destinations),
+                    Relaying(ctx, destinations))
 
 
 def sipd_rates(settings: Settings) -> dict[str, SipdRates]:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import pipeline as pipeline_module
 from gateway.bootstrap import build_mock_pipeline
 from gateway.settings import Settings
+from gateway.stages import compute as pipeline_module
 from gateway.store import repository as repo
 from gateway.store.tables import outbox
 from mocks import Fault, MockWorld, Scenario

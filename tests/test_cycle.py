@@ -84,7 +84,7 @@ def test_a_failed_compute_leaves_neither_results_nor_outbox_rows(db_url: str, cl
     def broken(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("outbox write failed")
 
-    monkeypatch.setattr("gateway.pipeline.enqueue_payroll", broken)
+    monkeypatch.setattr("gateway.stages.compute.enqueue_payroll", broken)
     with pytest.raises(RuntimeError):
         pipeline.compute("metro", "2026-03")
     with pipeline.engine.connect() as conn:

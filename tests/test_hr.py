@@ -208,14 +208,14 @@ def test_bad_and_duplicate_accounts_are_quarantined_and_the_rest_staged(db_url: 
 def test_a_tenant_asking_for_bank_accounts_without_an_hr_client_is_a_configuration_error(
         db_url: str, clock: FakeClock) -> None:
     pipeline = pipeline_for(db_url, MockWorld(METRO), clock, metro=["rekening"])
-    pipeline.hr = None
+    del pipeline.clients["hr"]  # no HR client set up
     with pytest.raises(ConfigurationError, match="metro. pulls the hr listing .bank_account.*GATEWAY_HR_API_KEY"):
         pipeline.sync("metro", "2026-03")
 
 
 def test_a_tenant_with_only_rekening_needs_no_pekalongan_client(db_url: str, clock: FakeClock) -> None:
     pipeline = pipeline_for(db_url, MockWorld(METRO), clock, metro=["rekening"])
-    pipeline.pekalongan = None
+    pipeline.clients.pop("eseksama", None), pipeline.clients.pop("presensi", None)  # no Pekalongan client
     assert pipeline.sync("metro", "2026-03").staged["bank_account"].new == 51
 
 

@@ -231,7 +231,7 @@ def _queued_recoveries(engine: Engine) -> dict[str, int]:
 
 def test_compute_withdraws_a_result_it_no_longer_produces_with_the_quarantine_reason() -> None:
     from gateway.domain import Problem
-    from gateway.pipeline import _withdrawn
+    from gateway.stages.compute import _withdrawn
 
     before = {NIPS[0]: result(NIPS[0], 3_400_000), NIPS[1]: result(NIPS[1], 1_000_000)}
     weights = Problem(record_kind="plan", record_id=NIPS[0], rule="weights", nip=NIPS[0],

@@ -4,8 +4,10 @@ the default reporter writes structured log events (the daemon's); the CLI's draw
 from __future__ import annotations
 
 import io
+import logging
 from collections import defaultdict
 
+import structlog
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -47,8 +49,13 @@ def test_each_stage_reports_rising_counts_that_end_at_the_total(clock: FakeClock
 def test_the_default_reporter_writes_structured_progress_events(clock: FakeClock) -> None:
     pipeline = build_mock_pipeline(Settings(database_url="sqlite://"), MockWorld(METRO), clock=clock,
                                    sleep=lambda _s: None)
-    with capture_logs() as logs:
-        pipeline.cycle("metro", "2026-03")
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))  # as the daemon logs
+    try:
+        with capture_logs() as logs:
+            pipeline.cycle("metro", "2026-03")
+    finally:
+        structlog.configure(**saved)
     events = [e for e in logs if e["event"] == "stage.progress"]
     assert {e["stage"] for e in events} == {"sync", "verify", "compute", "relay"}
     assert all({"tenant", "task", "done", "total", "unit"} <= e.keys() for e in events)

@@ -1,0 +1,175 @@
+"""Compute: the period under the tenant's scheme, whole or in parts; results, audit entries, holds, quarantine and
+outbox rows in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from gateway import feed
+from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
+from gateway.domain.validation import supervisor_cycles
+from gateway.errors import ConfigurationError
+from gateway.mappings import compute_in_parts, get_scheme, plan_parts
+from gateway.outbox import Destination, enqueue_events, enqueue_payroll
+from gateway.progress import Step
+from gateway.stages._base import ComputeReport, Stage, StageContext
+from gateway.store import audit
+from gateway.store import holds as held_store
+from gateway.store import repository as repo
+
+log = structlog.get_logger("gateway.pipeline")
+
+
+class Compute(Stage):
+    def __init__(self, ctx: StageContext, destinations: dict[str, Destination]) -> None:
+        super().__init__(ctx)
+        self.destinations = destinations
+
+    def __call__(self, tenant: str, period: str) -> ComputeReport:
+        config = self._tenant(tenant)
+        try:
+            scheme = get_scheme(config.scheme)
+            scheme_settings = scheme.settings_model.model_validate(config.settings)
+        except (KeyError, ValidationError) as exc:
+            raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
+                                     f"{exc}; fix the [tenants.{tenant}] section") from exc
+        inputs = getattr(scheme, "inputs", repo.INPUTS)
+        reads_checks = "check" in inputs  # a scheme that reads no verdicts (DKI) holds nobody for a document
+        closures = hasattr(scheme, "unit_report") and Period.parse(period).is_quarter
+        waiting: dict[str, list[str]] = {}
+        described: dict[str, str] = {}
+        candidates: list[Any] = []
+        with self.engine.connect() as conn:
+            before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
+            release = held_store.released(conn, tenant, period)
+            employees = repo.staged(conn, tenant, "employee")
+            cycles = supervisor_cycles(employees)  # quarantined here, for every scheme; the rest goes on
+            looped = {p.record_id for p in cycles}
+            # A period bigger than `compute_max_employees` is read and computed one part at a time (groups the
+            # scheme says compute independently); the parts' outcome is the whole's (tests/test_compute_parts.py).
+            groups = plan_parts(scheme, repo.staged(conn, tenant, "unit") if "unit" in inputs else [],
+                                [e for e in employees if e.nip not in looped], scheme_settings,
+                                self.settings.compute_max_employees)
+            staff = len({e.nip for e in employees} - looped)
+            computed_so_far = [0]
+            del employees
+
+            def parts() -> Iterator[PeriodData]:
+                for part in repo.iter_period(conn, tenant, period, groups, kinds=inputs):
+                    if looped:
+                        part = part.model_copy(update={"employees": tuple(
+                            e for e in part.employees if e.nip not in looped)})
+                    if reads_checks:
+                        waiting.update(_waiting_evidence(part))
+                        described.update((c.evidence_id, c.tte_description) for c in part.checks)
+                    if closures:
+                        candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
+                    yield part
+                    computed_so_far[0] += len(part.employees)
+                    self.progress(Step(tenant, "compute", computed_so_far[0], staff, "employees", period))
+
+            outcome = compute_in_parts(scheme, parts(), scheme_settings)
+        outcome.problems.extend(cycles)
+        computed = outcome.results
+        if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
+            held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], described)) for r in computed
+                    if r.nip in waiting}
+            computed = [r for r in computed if r.nip not in held]
+        else:  # released by an operator: unchecked evidence counts as refused, and the explanation says so
+            held = {}
+            computed = [_released(r, waiting[r.nip], release) if r.nip in waiting else r for r in computed]
+        report = ComputeReport(results=len(computed), held=len(held))
+        now = self.clock()
+        changed = [r for r in computed if before.get(r.nip) != r]
+        withdrawn = _withdrawn(before, computed, outcome.problems, kept=set(held))
+        with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
+            repo.save_results(conn, computed, now)
+            repo.withdraw_results(conn, tenant, period, withdrawn, now)
+            newly_held = held_store.replace(conn, tenant, period, held, now)
+            audit.append(conn, tenant, "gateway", "result.computed", [(r.nip, _audit_details(r, before.get(r.nip)))
+                                                                        for r in changed], now)
+            audit.append(conn, tenant, "gateway", "result.withdrawn", [
+                (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
+                for nip, reason in sorted(withdrawn.items())], now)
+            audit.append(conn, tenant, "gateway", "result.held", [
+                (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
+                for nip in newly_held], now)
+            report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
+            report.batches = enqueue_payroll(conn, tenant, period, computed, now)
+            if "feed" in self.destinations:
+                events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
+                    "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
+                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in changed]
+                enqueue_events(conn, tenant, period, events, now)
+                # In rows of their own: the same candidates computed again make the same row, not a second one.
+                enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
+        log.info("compute.done", tenant=tenant, period=period, results=report.results,
+                 quarantined=report.quarantined, batches=len(report.batches), held=report.held)
+        return report
+
+
+def _closure_events(candidates: list[Any], tenant: str, period: str, now: datetime) -> list[feed.CloudEvent]:
+    """DKI: units whose mean attainment stayed below the threshold all quarter, as feed events, by unit id."""
+    return [feed.event(feed.CLOSURE_CANDIDATE, tenant, c.unit_id, {
+        "period": period, "unit_id": c.unit_id, "unit": c.unit_name,
+        "mean_attainment": [str(m) for m in c.attainments], "threshold": str(c.threshold)}, now, period)
+        for c in sorted(candidates, key=lambda c: c.unit_id)]
+
+
+def _waiting_evidence(data: PeriodData) -> dict[str, list[str]]:
+    """NIP -> the ids of the employee's evidence whose check has not concluded: BKN or BSrE did not answer
+    (UNAVAILABLE) or it was never checked."""
+    checks = {c.evidence_id: c.tte for c in data.checks}
+    owner = {a.id: a.nip for a in data.activities}
+    waiting: dict[str, list[str]] = {}
+    for ev in data.evidence:
+        nip = owner.get(ev.activity_id)
+        if nip is not None and checks.get(ev.id, TteConclusion.UNAVAILABLE) is TteConclusion.UNAVAILABLE:
+            waiting.setdefault(nip, []).append(ev.id)
+    return waiting
+
+
+def _hold_reason(evidence_ids: list[str], described: dict[str, str]) -> str:
+    first = evidence_ids[0]
+    why = described.get(first) or "not checked yet"
+    more = f" (and {len(evidence_ids) - 1} more)" if len(evidence_ids) > 1 else ""
+    return f"verification pending: evidence {first}{more}: {why}"
+
+
+def _released(result: Result, evidence_ids: list[str], release: held_store.Release) -> Result:
+    shown = ", ".join(evidence_ids[:10]) + (f" and {len(evidence_ids) - 10} more" if len(evidence_ids) > 10 else "")
+    line = ExplanationLine(code="released", refs=tuple(evidence_ids), text=(
+        f"period released by {release.actor} on {release.released_at:%Y-%m-%d} ({release.reason}): evidence "
+        f"{shown} could not be checked and counts as refused; a later valid check pays the arrears"))
+    return result.model_copy(update={"lines": (*result.lines, line)})
+
+
+def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem], *,
+               kept: Collection[str] = ()) -> dict[str, str]:
+    """Stored results the latest computation no longer produces, each with the reason it gives (the problems
+    that name the employee), so that they stop being current. Held employees (`kept`) keep theirs."""
+    produced = {r.nip for r in results} | set(kept)
+    why: dict[str, list[str]] = {}
+    for p in problems:
+        nip = p.nip or (p.record_id[:18] if p.record_id[:18].isdigit() else None)
+        if nip in before and nip not in produced:
+            why.setdefault(nip, []).append(f"{p.rule}: {p.message}")
+    return {nip: "; ".join(why.get(nip, [])) or "not in the period's data any more (left the tenant or the OPD "
+                                                "list)" for nip in before if nip not in produced}
+
+
+def _audit_details(result: Result, previous: Result | None) -> dict[str, Any]:
+    lines = json.dumps([line.model_dump(mode="json") for line in result.lines], sort_keys=True)
+    return {"period": result.period, "amount": result.amount, "score": result.score, "scheme": result.scheme,
+            "settings_version": result.settings_version,
+            "explanation_sha256": hashlib.sha256(lines.encode()).hexdigest(),
+            "previous_amount": previous.amount if previous else None}
+
+
