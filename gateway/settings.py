@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     # A period with more employees is computed in parts of at most this many (where the scheme can split: Metro
     # by supervisor chains, DKI by OPD subtree), one part in memory at a time; None: always whole.
     compute_max_employees: int | None = Field(5_000, ge=1)
-    verify_concurrency: int = Field(8, ge=1, le=64)  # evidence documents fetched and checked at once
+    verify_concurrency: int = Field(16, ge=1, le=64)  # evidence documents fetched and checked at once
     outbox_retention_days: int = 400  # delivered rows are kept this long (audits, feed replay), then purged
     sipd_workbook_dir: Path = Path("sipd-workbooks")  # where SIPD workbooks are written, per tenant and period
 
