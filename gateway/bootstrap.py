@@ -27,7 +27,8 @@ from gateway.store import make_engine
 def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None = None, clock: Clock = utc_now,
                    sleep: Callable[[float], None] = time.sleep) -> Pipeline:
     common: dict[str, Any] = {"transport": transport, "timeout": settings.http_timeout_seconds,
-                              "max_attempts": settings.http_max_attempts, "sleep": sleep}
+                              "max_attempts": settings.http_max_attempts, "sleep": sleep,
+                              "retry_after_max": settings.retry_after_max_seconds}
     auth = BknAuth(settings.bkn_token_url, settings.bkn_sso_url, BknCredentials(
         consumer_key=settings.bkn_consumer_key.get_secret_value(),
         consumer_secret=settings.bkn_consumer_secret.get_secret_value(),

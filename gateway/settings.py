@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE
     http_max_attempts: int = 5
+    # An upstream's Retry-After is waited in full up to this; a longer one ends the call for this tick (a sync
+    # keeps its cursor and the next tick goes on from there).
+    retry_after_max_seconds: float = Field(600.0, ge=0)
     page_size: int = 500
     relay_batch_size: int = 100
     relay_lease_seconds: int = 300

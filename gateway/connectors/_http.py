@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from gateway.errors import UpstreamAuthError, UpstreamError
 
@@ -47,7 +47,8 @@ def _retry_after(exc: BaseException | None) -> float | None:
 
 
 class _Wait:
-    """Exponential backoff with full jitter, or the upstream's Retry-After when it gave one."""
+    """Exponential backoff with full jitter, or the upstream's Retry-After in full when it gave one (`_Stop` has
+    already given up on a wait longer than the deployment allows)."""
 
     def __init__(self, base: float, cap: float, rng: random.Random) -> None:
         self.base, self.cap, self.rng = base, cap, rng
@@ -56,8 +57,29 @@ class _Wait:
         exc = state.outcome.exception() if state.outcome else None
         hinted = _retry_after(exc)
         if hinted is not None:
-            return min(hinted, self.cap)
+            return hinted
         return self.rng.uniform(0, min(self.cap, self.base * 2 ** (state.attempt_number - 1)))
+
+
+class _Stop:
+    """After `attempts`, or at once when the upstream asks to be left alone longer than `retry_after_max` seconds:
+    then this call fails now (a sync stops for this tick with its cursor where the last committed page left it)
+    instead of holding the tick for the wait, and the error says so."""
+
+    def __init__(self, attempts: int, retry_after_max: float) -> None:
+        self.attempts, self.retry_after_max = attempts, retry_after_max
+
+    def __call__(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = _retry_after(exc)
+        if exc is not None and hinted is not None and hinted > self.retry_after_max:
+            exc.args = (f"{exc.args[0] if exc.args else exc}; it asked to wait {hinted:.0f} s, more than "
+                        f"retry_after_max_seconds ({self.retry_after_max:.0f}): not asked again this tick",
+                        *exc.args[1:])
+            if isinstance(exc, UpstreamError):
+                exc.retryable = False
+            return True
+        return state.attempt_number >= self.attempts
 
 
 class HttpBase:
@@ -68,11 +90,12 @@ class HttpBase:
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
                  auth: httpx.Auth | None = None, timeout: float = 30.0, max_attempts: int = 5,
                  sleep: Callable[[float], None] | None = None, backoff_base: float = 0.5,
-                 backoff_cap: float = 30.0, headers: dict[str, str] | None = None) -> None:
+                 backoff_cap: float = 30.0, headers: dict[str, str] | None = None,
+                 retry_after_max: float = 600.0) -> None:
         self.client = httpx.Client(base_url=base_url, transport=transport, auth=auth, timeout=timeout,
                                    verify=True, headers=headers)
         self._retrying_kwargs: dict[str, Any] = {
-            "stop": stop_after_attempt(max_attempts),
+            "stop": _Stop(max_attempts, retry_after_max),
             "wait": _Wait(backoff_base, backoff_cap, random.Random()),
             "retry": retry_if_exception(_is_retryable),
             "reraise": True,
