@@ -276,26 +276,70 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
         console.print(f"[yellow]quarantined ({p['rule']}): {p['message']}[/yellow]", soft_wrap=True)
 
 
-@app.command()
-def quarantine(tenant: TenantOpt, period: Annotated[str | None, typer.Option("--period", "-p")] = None,
+quarantine_app = typer.Typer(help="Records held back with the rule they broke; retry or discard one.",
+                             invoke_without_command=True)
+
+
+@quarantine_app.callback()
+def quarantine(ctx: typer.Context,
+               tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="tenant (city) name")] = None,
+               period: Annotated[str | None, typer.Option("--period", "-p")] = None,
+               show_all: Annotated[bool, typer.Option("--all", help="resolved entries too")] = False,
                as_json: JsonOpt = False) -> None:
-    """Records held back with the rule they broke."""
+    """Open quarantine entries (with --all, resolved ones too, with how and by whom)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if tenant is None:
+        console.print("[red]missing option --tenant / -t[/red]")
+        raise typer.Exit(2)
     with _engine().connect() as conn:
-        items = repo.list_quarantine(conn, tenant, _check_period(period) if period else None)
+        items = repo.list_quarantine(conn, tenant, _check_period(period) if period else None,
+                                     include_resolved=show_all)
     if as_json:
         typer.echo(json.dumps([_jsonable(q) for q in items], indent=1))
         return
-    table = Table(title=f"{tenant}: {len(items)} quarantined")
-    for col in ("period", "kind", "record", "rule", "message"):
+    table = Table(title=f"{tenant}: {len(items)} quarantined" + (" (open and resolved)" if show_all else " (open)"))
+    for col in ("id", "period", "kind", "record", "rule", "message") + (("resolved",) if show_all else ()):
         table.add_column(col)
     for q in items:
-        table.add_row(q["period"] or "", q["record_kind"], q["record_id"], q["rule"], q["message"])
+        row = [str(q["id"]), q["period"] or "", q["record_kind"], q["record_id"], q["rule"], q["message"]]
+        if show_all:
+            row.append("" if q["resolved_at"] is None else
+                       f"{q['resolution']} by {q['resolved_by']} {q['resolved_at']:%Y-%m-%d %H:%M}")
+        table.add_row(*(escape(str(v)) for v in row))
     console.print(table)
+
+
+def _quarantine_action(action: str, tenant: str, entry_id: int, reason: str) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.quarantine_ops import resolve
+
+    message = _operate(lambda: resolve(_engine(), tenant, entry_id, action, actor=_operator(), reason=reason,
+                                       now=datetime.now(UTC)))
+    console.print(escape(message), soft_wrap=True)
+
+
+ReasonOpt = Annotated[str, typer.Option(help="why (audited)")]
+EntryArg = Annotated[int, typer.Argument(help="quarantine entry id (gateway quarantine -t TENANT)")]
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(tenant: TenantOpt, entry_id: EntryArg, reason: ReasonOpt) -> None:
+    """Close an entry so its record is read (or judged) again; still bad, it comes back as a new entry. Audited."""
+    _quarantine_action("retry", tenant, entry_id, reason)
+
+
+@quarantine_app.command("discard")
+def quarantine_discard(tenant: TenantOpt, entry_id: EntryArg, reason: ReasonOpt) -> None:
+    """Close an entry for good: the same record failing the same rule again stays closed. Audited."""
+    _quarantine_action("discard", tenant, entry_id, reason)
 
 
 outbox_app = typer.Typer(help="The transactional outbox: what goes to payroll and SPBE.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
 
 

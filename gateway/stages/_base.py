@@ -66,6 +66,7 @@ class Stage:
 class SyncReport:
     staged: dict[str, StageCount] = field(default_factory=dict)
     quarantined: int = 0
+    resolved: int = 0  # quarantine entries closed because their record came back clean
 
 
 @dataclass

@@ -68,32 +68,41 @@ class Sync(Stage):
         if stream.cursor_field is not None:
             cursor_name = stream.cursor_name + (f".{month}" if month else "")
         cursor = None
-        if cursor_name is not None:
-            with self.engine.connect() as conn:
+        with self.engine.connect() as conn:
+            if cursor_name is not None:
                 cursor = repo.get_cursor(conn, tenant, cursor_name)
+            held = repo.open_quarantine_ids(conn, tenant, month, stream.name)  # entries a clean copy resolves
         seen: dict[str, tuple[str, str]] = {}
         count = report.staged.setdefault(stream.kind, StageCount())
         for page in self.clients[stream.upstream].pages(stream, month, cursor):
             kept, page_problems = _drop_duplicates(stream, repo.encode(page.records), page.stamps, seen)
-            self._stage_page(tenant, stream.kind, month, page, kept, page_problems, report, count, cursor_name)
+            self._stage_page(tenant, stream, month, page, kept, page_problems, report, count, cursor_name, held)
             self.progress(Step(tenant, "sync", page.read, max(page.total, page.read) or None, "records",
                                f"{stream.name} {month}" if month else stream.name))
         log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
                  changed=count.changed)
 
-    def _stage_page(self, tenant: str, kind: str, period: str | None, page: Page, kept: repo.Encoded,
-                    extra_problems: list[Problem], report: SyncReport, count: StageCount,
-                    cursor_name: str | None) -> None:
-        """Stage one page, quarantine its bad records and move the cursor, in one transaction."""
+    def _stage_page(self, tenant: str, stream: streams.Stream, period: str | None, page: Page,
+                    kept: repo.Encoded, extra_problems: list[Problem], report: SyncReport, count: StageCount,
+                    cursor_name: str | None, held: set[str]) -> None:
+        """Stage one page, quarantine its bad records, resolve the entries of records that came back clean and
+        move the cursor, in one transaction."""
+        problems = page.problems + extra_problems
+        clean = set()
+        if held:
+            failing = {p.record_id for p in problems}
+            clean = {rid for item in kept.items if (rid := str(getattr(item, stream.key))) in held} - failing
         with self.engine.begin() as conn:
-            staged = repo.stage(conn, tenant, kind, kept, period, self.clock())
-            report.quarantined += repo.add_quarantine(conn, tenant, period, page.problems + extra_problems,
-                                                      page.raw, self.clock())
+            staged = repo.stage(conn, tenant, stream.kind, kept, period, self.clock())
+            report.quarantined += repo.add_quarantine(conn, tenant, period, problems, page.raw, self.clock())
+            if clean:
+                report.resolved += repo.resolve_clean(conn, tenant, period, stream.name, clean, self.clock())
             if cursor_name and page.cursor:
                 repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
         count.new += staged.new
         count.changed += staged.changed
         count.unchanged += staged.unchanged
+        held -= clean
 
 
 def _drop_duplicates(stream: streams.Stream, encoded: repo.Encoded, stamps: list[str],

@@ -44,6 +44,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -713,14 +714,57 @@ def add_quarantine(conn: Connection, tenant: str, period: str | None, problems: 
     if not rows:
         return 0
     stmt = dialect_insert(conn, quarantine)
+    # The same record failing the same rule again reopens its entry, unless an operator discarded it.
+    reopen = case((quarantine.c.resolution == "discarded", quarantine.c.resolved_at), else_=None)
     result = conn.execute(stmt.on_conflict_do_update(
         index_elements=["tenant", "period", "record_kind", "record_id", "rule"],
-        set_={"message": stmt.excluded.message, "payload": stmt.excluded.payload}), rows)
+        set_={"message": stmt.excluded.message, "payload": stmt.excluded.payload, "resolved_at": reopen,
+              "resolution": case((quarantine.c.resolution == "discarded", quarantine.c.resolution), else_=None),
+              "created_at": case((quarantine.c.resolved_at.is_(None), quarantine.c.created_at),
+                                 else_=stmt.excluded.created_at)}), rows)
     return result.rowcount
 
 
-def list_quarantine(conn: Connection, tenant: str, period: str | None = None) -> list[dict[str, Any]]:
-    query = select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.resolved_at.is_(None))
+def open_quarantine_ids(conn: Connection, tenant: str, period: str | None, record_kind: str) -> set[str]:
+    """The record ids with an open entry of this kind in this period ("" or None: outside any period)."""
+    return {rid for (rid,) in conn.execute(select(quarantine.c.record_id).where(
+        quarantine.c.tenant == tenant, quarantine.c.period == (period or ""),
+        quarantine.c.record_kind == record_kind[:32], quarantine.c.resolved_at.is_(None)))}
+
+
+def resolve_clean(conn: Connection, tenant: str, period: str | None, record_kind: str, record_ids: Collection[str],
+                  now: datetime) -> int:
+    """Close the open entries of these records, which came back clean (staged, and no problem this time):
+    resolution "clean". Returns how many closed."""
+    clean = sorted({safe_id(r, 128) for r in record_ids})
+    closed = 0
+    for start in range(0, len(clean), 500):
+        closed += conn.execute(update(quarantine).where(
+            quarantine.c.tenant == tenant, quarantine.c.period == (period or ""),
+            quarantine.c.record_kind == record_kind[:32],
+            quarantine.c.record_id.in_(clean[start:start + 500]), quarantine.c.resolved_at.is_(None))
+            .values(resolved_at=now, resolution="clean", resolved_by="gateway",
+                    resolution_reason="the record came back clean")).rowcount
+    return closed
+
+
+def resolve_entry(conn: Connection, tenant: str, entry_id: int, resolution: str, actor: str, reason: str,
+                  now: datetime) -> dict[str, Any] | None:
+    """An operator closes one open entry (`retry` or `discarded`); None if the tenant has no such open entry."""
+    row = conn.execute(select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.id == entry_id,
+                                                quarantine.c.resolved_at.is_(None))).mappings().first()
+    if row is None:
+        return None
+    conn.execute(update(quarantine).where(quarantine.c.id == entry_id).values(
+        resolved_at=now, resolution=resolution, resolved_by=actor[:64], resolution_reason=safe_text(reason, 2000)))
+    return dict(row)
+
+
+def list_quarantine(conn: Connection, tenant: str, period: str | None = None, *,
+                    include_resolved: bool = False) -> list[dict[str, Any]]:
+    query = select(quarantine).where(quarantine.c.tenant == tenant)
+    if not include_resolved:
+        query = query.where(quarantine.c.resolved_at.is_(None))
     if period is not None:  # a quarter also shows what its months' syncs held back
         query = query.where(quarantine.c.period.in_(sorted({period, "", *Period.parse(period).months()})))
     return [dict(r) for r in conn.execute(query.order_by(quarantine.c.id)).mappings()]
@@ -806,6 +850,12 @@ def load_bank_accounts(conn: Connection, tenant: str, nips: Collection[str] | No
 def get_cursor(conn: Connection, tenant: str, stream: str) -> str | None:
     return conn.execute(select(sync_cursors.c.cursor).where(
         and_(sync_cursors.c.tenant == tenant, sync_cursors.c.stream == stream))).scalar_one_or_none()
+
+
+def clear_cursor(conn: Connection, tenant: str, stream: str) -> bool:
+    """Forget a stream's cursor: the next sync reads its listing from the start. Whether there was one."""
+    return bool(conn.execute(sync_cursors.delete().where(
+        sync_cursors.c.tenant == tenant, sync_cursors.c.stream == stream)).rowcount)
 
 
 def set_cursor(conn: Connection, tenant: str, stream: str, cursor: str, now: datetime) -> None:

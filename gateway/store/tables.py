@@ -84,6 +84,9 @@ quarantine = Table(
     Column("payload", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolution", String(16), nullable=True),  # clean | retry | discarded
+    Column("resolved_by", String(64), nullable=True),
+    Column("resolution_reason", Text, nullable=True),
     UniqueConstraint("tenant", "period", "record_kind", "record_id", "rule", name="uq_quarantine_record_rule"),
 )
 
