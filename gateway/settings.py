@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # An upstream's Retry-After is waited in full up to this; a longer one ends the call for this tick (a sync
     # keeps its cursor and the next tick goes on from there).
     retry_after_max_seconds: float = Field(600.0, ge=0)
+    # Each sync reads again the rows stamped up to this long before its saved cursor: a row an upstream commits
+    # late, with an updatedAt older than rows already read, is still found. Rows read again are unchanged.
+    sync_lag_seconds: int = Field(600, ge=0, le=7 * 86400)
     page_size: int = 500
     relay_batch_size: int = 100
     relay_lease_seconds: int = 300

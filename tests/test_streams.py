@@ -115,10 +115,27 @@ def test_a_sync_killed_after_page_3_resumes_from_the_saved_cursor(db_url: str, c
         assert repo.get_cursor(conn, "metro", "ekinerja.cuti.2026-03") == f"{rows[5]['updatedAt']}|C005"
     listing.fail_after, listing.asked = None, []
     pipeline.sync("metro", "2026-03")
-    # The next request starts after the last committed row: pages 1-3 are not asked again.
-    assert listing.asked[0].get("after") == f"{rows[5]['updatedAt']}|C005"
+    # The next request starts at the last committed row less the lag window (600 s): pages 1-3 are not asked
+    # again, the last committed row is read again and found unchanged.
+    assert listing.asked[0].get("after") == "2026-03-06T07:50:00+07:00|"
     with pipeline.engine.connect() as conn:
         assert len(repo.staged(conn, "metro", "leave", "2026-03")) == 9
+
+
+def test_a_row_committed_late_with_an_older_stamp_is_read_by_the_next_sync(db_url: str, clock: FakeClock,
+                                                                           cuti: streams.Stream) -> None:
+    rows = _rows(4)
+    pipeline, listing = _pipeline(db_url, clock, rows, "/cuti")
+    pipeline.sync("metro", "2026-03")
+    # Committed upstream after our sync, stamped five minutes before the last row we read.
+    late = dict(rows[0], id="C100", updatedAt="2026-03-04T07:55:00+07:00")
+    listing.rows.append(late)
+    report = pipeline.sync("metro", "2026-03")
+    assert report.staged["leave"].new == 1  # the late row
+    assert report.staged["leave"].unchanged == 1  # the row read again inside the window, not a duplicate
+    with pipeline.engine.connect() as conn:
+        assert not [q for q in repo.list_quarantine(conn, "metro", "2026-03") if q["record_kind"] == "cuti"]
+        assert "C100" in {r.id for r in repo.staged(conn, "metro", "leave", "2026-03")}
 
 
 def test_records_built_without_a_second_validation_are_what_the_domain_model_would_build(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ and its cursor in one transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -70,7 +71,7 @@ class Sync(Stage):
         cursor = None
         with self.engine.connect() as conn:
             if cursor_name is not None:
-                cursor = repo.get_cursor(conn, tenant, cursor_name)
+                cursor = lagged(repo.get_cursor(conn, tenant, cursor_name), self.settings.sync_lag_seconds)
             held = repo.open_quarantine_ids(conn, tenant, month, stream.name)  # entries a clean copy resolves
         seen: dict[str, tuple[str, str]] = {}
         count = report.staged.setdefault(stream.kind, StageCount())
@@ -103,6 +104,23 @@ class Sync(Stage):
         count.changed += staged.changed
         count.unchanged += staged.unchanged
         held -= clean
+
+
+def lagged(cursor: str | None, seconds: int) -> str | None:
+    """The keyset position `seconds` before a saved cursor (`updatedAt|id` -> `updatedAt - lag|`): the next sync
+    reads again what was stamped in that window. The stamp keeps its own offset and form, so it still compares as
+    the upstream's stamps do. A cursor that is not a timestamp position is used as it is."""
+    if not cursor or not seconds:
+        return cursor
+    stamp, bar, _rid = cursor.partition("|")
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return cursor
+    if moment.tzinfo is None:
+        return cursor
+    return f"{(moment - timedelta(seconds=seconds)).isoformat()}|" if bar else (
+        moment - timedelta(seconds=seconds)).isoformat()
 
 
 def _drop_duplicates(stream: streams.Stream, encoded: repo.Encoded, stamps: list[str],
