@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 
 from gateway.connectors import BknAuth, BknClient, BknCredentials, HrClient, PayrollClient, TteClient
+from gateway.connectors._polite import RateBudget
 from gateway.connectors.pekalongan import PekalonganClient
 from gateway.connectors.spbe import SpbeClient
 from gateway.errors import ConfigurationError
@@ -28,7 +29,15 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
                    sleep: Callable[[float], None] = time.sleep) -> Pipeline:
     common: dict[str, Any] = {"transport": transport, "timeout": settings.http_timeout_seconds,
                               "max_attempts": settings.http_max_attempts, "sleep": sleep,
-                              "retry_after_max": settings.retry_after_max_seconds}
+                              "retry_after_max": settings.retry_after_max_seconds,
+                              "breaker_fail_max": settings.breaker_fail_max,
+                              "breaker_reset_seconds": settings.breaker_reset_seconds}
+
+    def budgets(credential: str, *names: str) -> dict[str, RateBudget]:
+        """The rate budgets of these services that the settings set, spent under this credential."""
+        return {n: RateBudget(n, settings.rate_limits[n], credential, settings.rate_limit_storage, sleep=sleep)
+                for n in names if n in settings.rate_limits}
+
     auth = BknAuth(settings.bkn_token_url, settings.bkn_sso_url, BknCredentials(
         consumer_key=settings.bkn_consumer_key.get_secret_value(),
         consumer_secret=settings.bkn_consumer_secret.get_secret_value(),
@@ -36,10 +45,12 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
         password=settings.bkn_password.get_secret_value(),
         sso_token=settings.bkn_sso_token.get_secret_value() if settings.bkn_sso_token else None))
     bkn = BknClient(settings.bkn_base_url, settings.ekinerja_base_url, auth, page_size=settings.page_size,
-                    **common)
+                    budgets=budgets(settings.bkn_consumer_key.get_secret_value(), "siasn", "ekinerja"), **common)
     tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
+                    budgets=budgets(settings.tte_username, "bsre"),
                     **{**common, "timeout": settings.tte_timeout_seconds})
-    payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(), **common)
+    payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(),
+                            budgets=budgets(settings.payroll_api_key.get_secret_value(), "payroll"), **common)
     engine = make_engine(settings.database_url)
     destinations: dict[str, Destination] = {"payroll": _payroll(settings, engine, PayrollDestination(payroll))}
     if settings.spbe_api_key is not None:
@@ -61,7 +72,11 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
         clients.update(eseksama=pekalongan, presensi=pekalongan)
     if hr is not None:
         clients["hr"] = hr
-    ctx = StageContext(engine, settings, clock)
+    http = [bkn, tte, payroll, *(c for c in (pekalongan, hr) if c is not None)]
+    spbe = destinations.get("spbe")
+    if spbe is not None and hasattr(spbe, "client"):
+        http.append(spbe.client)
+    ctx = StageContext(engine, settings, clock, http_clients=http)
     return Pipeline(ctx, Sync(ctx, clients), Verify(ctx, bkn, tte, destinations), Compute(ctx, destinations),
                     Relaying(ctx, destinations))
 
@@ -97,7 +112,9 @@ def mock_settings(settings: Settings, world: Any) -> Settings:
     values = world.endpoints.gateway_settings()
     update = {name: TypeAdapter(Settings.model_fields[name].annotation).validate_python(value)
               for name, value in values.items()}
-    return settings.model_copy(update=update | {"bkn_sso_token": None})
+    # The in-process mocks are not paced unless the caller set budgets itself: a rate budget is for real services.
+    unpaced = {} if "rate_limits" in settings.model_fields_set else {"rate_limits": {}}
+    return settings.model_copy(update=update | {"bkn_sso_token": None} | unpaced)
 
 
 def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,

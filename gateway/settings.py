@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     retry_after_max_seconds: float = Field(600.0, ge=0)
     # Each sync reads again the rows stamped up to this long before its saved cursor: a row an upstream commits
     # late, with an updatedAt older than rows already read, is still found. Rows read again are unchanged.
+    # Rate budgets per upstream service, per credential, shared by every process through `rate_limit_storage`
+    # (`memory://`: this process only; `redis://127.0.0.1:6379` for a deployment of several). Names: siasn,
+    # ekinerja, bsre, payroll, spbe, hr, pekalongan; a `limits` rate such as "1/second" or "600/minute".
+    rate_limits: dict[str, str] = {"siasn": "1/second"}
+    rate_limit_storage: str = "memory://"
+    breaker_fail_max: int = Field(10, ge=1)  # failures in a row an upstream is to blame for that open its circuit
+    breaker_reset_seconds: float = Field(60.0, gt=0)  # then one probe after this long
     sync_lag_seconds: int = Field(600, ge=0, le=7 * 86400)
     page_size: int = 500
     relay_batch_size: int = 100

@@ -42,3 +42,93 @@ def test_a_longer_retry_after_stops_the_sync_for_this_tick_with_its_cursor_intac
 
     report = pipeline.sync("metro", "2026-03")  # the next tick
     assert report.staged["activity"].new == len(METRO.activities) - 100  # from the cursor on, nothing read twice
+
+
+def _document_calls(world: MockWorld) -> int:
+    return sum(1 for c in world.bkn.calls if c == "dokumen")
+
+
+def test_the_breaker_opens_after_failures_in_a_row_probes_later_and_closes_on_success(clock: FakeClock) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url="sqlite://", breaker_fail_max=3, http_max_attempts=1),
+                                   world, clock=clock, sleep=lambda _s: None)
+    evidence = METRO.evidence[0].id
+    for _ in range(3):
+        with pytest.raises(UpstreamError, match="answered 5"):
+            pipeline.bkn.document(evidence)
+    asked = _document_calls(world)
+    for _ in range(5):
+        with pytest.raises(UpstreamError, match="circuit open after 3 failures"):
+            pipeline.bkn.document(evidence)
+    assert _document_calls(world) == asked  # a dead upstream is not asked again
+    world.faults.clear()
+    # The reset timeout passes (the breaker keeps its own wall clock; its state is moved back instead of waiting).
+    state = pipeline.bkn.breaker._state_storage
+    state.opened_at = datetime.now(UTC) - timedelta(seconds=61)
+    assert pipeline.bkn.document(evidence) is not None  # the probe succeeds and closes the circuit
+    assert pipeline.bkn.breaker.current_state == "closed"
+
+
+def test_a_stage_starts_with_its_breakers_closed(clock: FakeClock) -> None:
+    world = MockWorld(METRO)
+    world.faults.set("ekinerja.dokumen", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url="sqlite://", breaker_fail_max=3), world, clock=clock,
+                                   sleep=lambda _s: None)
+    pipeline.sync("metro", "2026-03")
+    first = pipeline.verify("metro", "2026-03")
+    assert first.unavailable == len(METRO.evidence) and pipeline.bkn.breaker.current_state == "open"
+    assert _document_calls(world) < 3 * 5 + 16 * 5  # opened early: not every document asked five times
+    world.faults.clear()
+    second = pipeline.verify("metro", "2026-03")  # the next tick's stage: closed again, asks, all checked
+    assert second.unavailable == 0 and second.checked == len(METRO.evidence)
+
+
+_TWO_PROCESSES = """
+import json, sys, time
+from gateway.bootstrap import build_mock_pipeline
+from gateway.settings import Settings
+from mocks import MockWorld, Scenario
+world = MockWorld(Scenario.bundled("metro"))
+pipeline = build_mock_pipeline(Settings(database_url="sqlite://", rate_limits={"ekinerja": "4/second"},
+                                        rate_limit_storage=sys.argv[1]), world)
+stamps = []
+evidence = [e.id for e in world.scenario.evidence[:8]]
+for evidence_id in evidence:
+    pipeline.bkn.document(evidence_id)
+    stamps.append(time.time())
+print(json.dumps(stamps))
+"""
+
+
+def test_two_processes_share_one_rate_budget_through_redis() -> None:
+    """Two gateway processes with one credential (the mocks' demo key) against one budget of 4 requests a second
+    in Redis: together they stay within it. (A short real-time window: `limits` keeps its own clock.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import IN_CI
+
+    try:
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379", socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it
+        if IN_CI:
+            raise
+        pytest.skip(f"Redis not reachable: {exc}")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    runs = [subprocess.Popen([sys.executable, "-c", _TWO_PROCESSES, "redis://127.0.0.1:6379"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
+    outputs = [r.communicate(timeout=60) for r in runs]
+    assert all(r.returncode == 0 for r in runs), [o[1].decode()[-2000:] for o in outputs]
+    stamps = sorted(s for out, _err in outputs for s in json.loads(out))
+    assert len(stamps) == 16
+    # In any one second, at most 4 of the 16 requests (a little slack for the stamp taken after the answer).
+    for i, start in enumerate(stamps):
+        assert sum(1 for s in stamps[i:] if s < start + 0.95) <= 4, stamps
+    assert stamps[-1] - stamps[0] >= 2.9  # 16 requests at 4 a second take at least three seconds

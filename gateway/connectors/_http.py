@@ -16,6 +16,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from gateway.connectors._polite import RateBudget, breaker, through
 from gateway.errors import UpstreamAuthError, UpstreamError
 
 log = structlog.get_logger(__name__)
@@ -91,9 +92,12 @@ class HttpBase:
                  auth: httpx.Auth | None = None, timeout: float = 30.0, max_attempts: int = 5,
                  sleep: Callable[[float], None] | None = None, backoff_base: float = 0.5,
                  backoff_cap: float = 30.0, headers: dict[str, str] | None = None,
-                 retry_after_max: float = 600.0) -> None:
+                 retry_after_max: float = 600.0, budgets: dict[str, RateBudget] | None = None,
+                 breaker_fail_max: int = 10, breaker_reset_seconds: float = 60.0) -> None:
         self.client = httpx.Client(base_url=base_url, transport=transport, auth=auth, timeout=timeout,
                                    verify=True, headers=headers)
+        self.budgets = budgets or {}  # budget name (`budget_for`) -> its shared rate budget
+        self.breaker = breaker(self.upstream, breaker_fail_max, breaker_reset_seconds)
         self._retrying_kwargs: dict[str, Any] = {
             "stop": _Stop(max_attempts, retry_after_max),
             "wait": _Wait(backoff_base, backoff_cap, random.Random()),
@@ -106,6 +110,14 @@ class HttpBase:
     def close(self) -> None:
         self.client.close()
 
+    def reset_breaker(self) -> None:
+        """Close the breaker (a stage starting afresh asks again)."""
+        self.breaker.close()
+
+    def budget_for(self, url: str) -> str:
+        """The rate budget a request to `url` spends (a client reaching two services tells them apart)."""
+        return self.upstream
+
     def request(self, method: str, url: str, *, ok: tuple[int, ...] = (200, 201, 202), **kwargs: Any
                 ) -> httpx.Response:
         return self._retry(lambda: self._once(method, url, ok, **kwargs))
@@ -117,6 +129,12 @@ class HttpBase:
         raise AssertionError("unreachable")  # Retrying re-raises the last error
 
     def _once(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+        return through(self.breaker, self.upstream, lambda: self._ask(method, url, ok, **kwargs))  # type: ignore[no-any-return]
+
+    def _ask(self, method: str, url: str, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
+        budget = self.budgets.get(self.budget_for(url))
+        if budget is not None:
+            budget.spend()
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.TransportError as exc:

@@ -119,6 +119,9 @@ class BknClient(HttpBase):
         self.ekinerja_url = ekinerja_url.rstrip("/")
         self.page_size = page_size
 
+    def budget_for(self, url: str) -> str:
+        return "ekinerja" if url.startswith(self.ekinerja_url) else "siasn"
+
     # SIASN reference data -------------------------------------------------------------------------------------
     def units(self) -> tuple[list[Unit], list[Problem]]:
         """All units from `ref-unor`, paged, with each unit's level worked out from the tree."""

@@ -32,6 +32,7 @@ class StageContext:
     settings: Settings
     clock: Clock = utc_now
     progress: Reporter = log_progress  # told after each committed page, chunk, part or relay pass
+    http_clients: list[Any] = field(default_factory=list)  # every upstream client: their breakers close per stage
 
 
 class Stage:
@@ -53,6 +54,11 @@ class Stage:
 
     def progress(self, step: Any) -> None:
         self.ctx.progress(step)
+
+    def _fresh(self) -> None:
+        """A stage starts by closing the circuit breakers: the last tick's outage does not refuse this one."""
+        for client in self.ctx.http_clients:
+            client.reset_breaker()
 
     def _tenant(self, tenant: str) -> Any:
         config = self.settings.tenants.get(tenant)

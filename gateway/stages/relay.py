@@ -14,6 +14,7 @@ class Relaying(Stage):
 
     def __call__(self, max_passes: int = 100) -> RelayReport:
         """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon)."""
+        self._fresh()
         relay = Relay(self.engine, self.destinations, clock=self.clock,
                       lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
                       max_attempts=self.settings.relay_max_attempts, parallelism=self.settings.relay_parallelism)

@@ -27,6 +27,7 @@ class Sync(Stage):
 
     def __call__(self, tenant: str, period: str) -> SyncReport:
         """Pull everything the period needs; a quarter is pulled month by month."""
+        self._fresh()
         problem = self._tenant(tenant).endpoints_problem(tenant)
         if problem is not None:
             raise ConfigurationError(problem)

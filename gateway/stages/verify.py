@@ -28,6 +28,7 @@ class Verify(Stage):
 
     def __call__(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
         """Fetch each evidence document not yet checked, hash it and ask BSrE about its signature."""
+        self._fresh()
         report = VerifyReport()
         for month in Period.parse(period).months():
             self._verify_month(tenant, month, chunk, report)
