@@ -4,6 +4,9 @@ Every upstream of a scenario sits behind one respx router whose handlers are `ht
 functions. In process the gateway reaches them through `MockWorld.transport()`; over HTTP `mocks.server` turns each
 incoming request into an `httpx.Request` for the same router. Every route is named (`ekinerja.aktivitas`,
 `payroll.submit`, ...) and wrapped once, here, with the world's fault plan (`mocks.faults`).
+
+Served over loopback, the national systems are also answered at their real absolute paths on the server's root
+(`Endpoints.root_paths`), so a client configured with the host alone, joining the paths it knows, reaches them too.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 import httpx
 import respx
@@ -33,6 +37,16 @@ SETTING_OF_ENDPOINT = {"siasn_url": "bkn_base_url", "ekinerja_url": "ekinerja_ba
                        "spbe_url": "spbe_base_url", "eseksama_url": "eseksama_base_url",
                        "presensi_url": "presensi_base_url", "hr_url": "hr_base_url"}
 _DEFAULT = {name: Settings.model_fields[setting].default for name, setting in SETTING_OF_ENDPOINT.items()}
+# The upstreams whose real paths public clients join onto a bare host, and which of their paths sit at the root:
+# the whole base path, or (BSrE's appliance has no base path of its own) each endpoint by name.
+_AT_ROOT = {"token_url": ("",), "sso_url": ("",), "siasn_url": ("",), "ekinerja_url": ("",),
+            "tte_url": ("/api/v2/verify/pdf", "/api/sign/verify")}
+ADMIN_PATH = "/_admin"
+
+
+def _within(path: str, prefix: str) -> bool:
+    """`path` is `prefix` or lies under it, whole segments only (`/api/v2` is not within `/api/v`)."""
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,8 @@ class Endpoints:
 
     @classmethod
     def loopback(cls, host: str, port: int) -> Endpoints:
-        """Every upstream under one HTTP origin, each under its own path prefix (what `mocks.server` serves)."""
+        """Every upstream under one HTTP origin, each under its own path prefix (what `mocks.server` serves, with
+        the national systems at their real paths on the root as well: `root_paths`)."""
         origin = f"http://{host}:{port}"
         return cls(
             siasn_url=f"{origin}/bkn/apisiasn/1.0",
@@ -68,6 +83,25 @@ class Endpoints:
             hr_url=f"{origin}/hr/api/v1",
             origin=origin,
         )
+
+    def root_paths(self) -> dict[str, str]:
+        """Real path -> the path this layout serves it under, for the upstreams that `mocks.server` also answers
+        on the root of its origin (token, SSO, SIASN, e-Kinerja, BSrE's two verify endpoints); empty without an
+        origin. Raises ValueError when one root path would shadow another, the admin endpoints or a prefixed one."""
+        if not self.origin:
+            return {}
+        out = {}
+        for name, tails in _AT_ROOT.items():
+            real, here = urlsplit(_DEFAULT[name]).path.rstrip("/"), urlsplit(getattr(self, name)).path.rstrip("/")
+            for tail in tails:
+                out[real + tail] = here + tail
+        prefixed = [urlsplit(url).path.rstrip("/") for url in self.urls().values()]
+        for real, here in out.items():
+            taken = [p for p in out if p != real] + [p for p in prefixed if p and p != here] + [ADMIN_PATH]
+            clash = next((p for p in taken if _within(real, p) or _within(p, real)), None)
+            if clash is not None:
+                raise ValueError(f"the real path {real} would collide with {clash} on {self.origin}")
+        return out
 
     def urls(self) -> dict[str, str]:
         """Every upstream URL by field name."""

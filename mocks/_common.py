@@ -40,7 +40,8 @@ def not_found() -> httpx.Response:
 
 
 def unauthorized(message: str) -> httpx.Response:
-    return httpx.Response(401, json={"code": 0, "message": message})
+    """SIASN's 401: the message under `data`, where public clients read it, and under `message` as well."""
+    return httpx.Response(401, json={"code": 0, "message": message, "data": message})
 
 
 def paging(request: httpx.Request, default_limit: int = 100) -> tuple[int, int]:

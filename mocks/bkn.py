@@ -1,5 +1,8 @@
 """BKN mock: SIASN's two-token auth and `ref-unor`, and the e-Kinerja contract (docs/contracts/).
 
+It takes what public clients send (upstreams.md): the `Auth` header's scheme in any case (`bearer`, `Bearer`), the
+gateway-token request as a form or as JSON, `ref-unor` without `limit` (the whole list, as those clients read it).
+
 Listings are served from pages encoded once per state of the data: each (stream, filters, limit, offset) page is
 rendered on first request and its bytes answered from then on, so a sync benchmark measures the gateway and not the
 mock's serialisation. The cache is dropped whenever the data changes through the mock (`load`, `load_records`, a
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import bisect
 import itertools
+import json
 import re
 import threading
 import time
@@ -38,6 +42,7 @@ _CHANGED_FIELD = {"pegawai": ("jabatanNama", " (mutasi)"), "indikator": ("satuan
                   "aktivitas": ("keterangan", " (diubah)"), "bukti": ("namaFile", ".rev")}
 
 ViewKey = tuple[str, str | None, str | None]  # stream, periode, updated_since
+_BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 
 
 def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
@@ -220,7 +225,7 @@ class BknMock:
 
     def gateway_token(self, request: httpx.Request) -> httpx.Response:
         expected = "Basic " + base64.b64encode(":".join(self.consumer).encode()).decode()
-        form = dict(httpx.QueryParams(request.content.decode()))
+        form = _token_body(request)
         if request.headers.get("Authorization") != expected or form.get("grant_type") != "client_credentials":
             return unauthorized(siasn.INVALID_CREDENTIALS)
         return self._issue("gw")
@@ -237,12 +242,12 @@ class BknMock:
         self._tokens.clear()
 
     def _authorised(self, request: httpx.Request, need_sso: bool) -> httpx.Response | None:
-        gw = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        gw = _token_of(request.headers.get("Authorization", ""))
         kind, expiry = self._tokens.get(gw, ("", 0.0))
         if kind != "gw" or expiry <= self.clock():
             return unauthorized(siasn.INVALID_CREDENTIALS)
         if need_sso:
-            sso = request.headers.get("Auth", "").removeprefix("bearer ").strip()
+            sso = _token_of(request.headers.get("Auth", ""))
             kind, expiry = self._tokens.get(sso, ("", 0.0))
             if kind != "sso" or expiry <= self.clock():
                 return unauthorized(siasn.INVALID_JWT if kind in ("", "sso") else siasn.SSO_MISMATCH)
@@ -254,6 +259,8 @@ class BknMock:
         if denied := self._authorised(request, need_sso=False):
             return denied
         limit, offset = paging(request)
+        if "limit" not in request.url.params:  # public clients read `data` as the whole list
+            limit = max(len(self.units), 1)
         return json_bytes(self.page(UNITS, None, None, limit, offset))
 
     def listing(self, request: httpx.Request, stream: str) -> httpx.Response:
@@ -339,6 +346,23 @@ class BknMock:
 
         lister.__name__ = f"listing_{stream}"
         return lister
+
+
+def _token_of(header: str) -> str:
+    """The token of an `Authorization` or `Auth` header: the scheme in any case, or none at all."""
+    return _BEARER.sub("", header.strip(), count=1).strip()
+
+
+def _token_body(request: httpx.Request) -> dict[str, Any]:
+    """The token request's fields, from a form body or (as one public client posts it) a JSON object."""
+    text = request.content.decode(errors="replace")
+    if "json" in request.headers.get("Content-Type", "") or text.lstrip().startswith("{"):
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    return dict(httpx.QueryParams(text))
 
 
 def _index(rows: list[dict[str, Any]], row: dict[str, Any]) -> int:

@@ -4,12 +4,17 @@ One seam: the handlers the gateway reaches in process through `MockWorld.transpo
 answer here. Each incoming request becomes an `httpx.Request` against the world's loopback endpoints
 (`Endpoints.loopback`: every upstream under one origin, each under its own path prefix), the router answers it in a
 worker thread (so concurrent clients really run concurrently, as against the real systems), and the answer's bytes
-go back unchanged. Faults that cannot be an answer are played out on the socket (`mocks.faults`): a `timeout`
-holds the answer, a `reset` sends half of it and closes, a refusal closes without one.
+go back unchanged. The national systems are answered at their real absolute paths on the root as well
+(`Endpoints.root_paths`: `/oauth2/token`, `/apisiasn/1.0/...`, `/ekinerja/1.0/...`,
+`/auth/realms/public-siasn/protocol/openid-connect/token`, `/api/v2/verify/pdf`, `/api/sign/verify`): such a request
+is handed to the router at its prefixed path, so it meets the same route, by the same name, with the same faults.
+Faults that cannot be an answer are played out on the socket (`mocks.faults`): a `timeout` holds the answer, a
+`reset` sends half of it and closes, a refusal closes without one.
 
 Admin endpoints, under `/_admin/` (JSON):
 
-- `GET /_admin/health`: `{"status": "ok", ...}` with the scenario, the base URLs and the route names;
+- `GET /_admin/health`: `{"status": "ok", ...}` with the scenario, the base URLs, the real paths also answered on
+  the root (`root_paths`) and the route names;
 - `POST /_admin/scenario`: body a scenario (docs/scenario-format.md), every mock is seeded from it; payroll's ledger
   and SPBE's records start empty unless `?keep_books=1`;
 - `GET /_admin/faults`: the fault plan, requests per route and what fired; `POST /_admin/faults`: body a
@@ -44,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mocks import Endpoints, MockWorld
+from mocks import ADMIN_PATH, Endpoints, MockWorld
 from mocks.faults import DELAY, SERVED, FaultPlan, InjectedRefusal, InjectedReset, InjectedTimeout
 from mocks.scenario import Scenario
 
@@ -65,6 +70,7 @@ class MockServerApp:
                              "under the origin the server listens on")
         self.world = world
         self.origin = world.endpoints.origin
+        self.root_paths = list(world.endpoints.root_paths().items())  # disjoint: at most one holds a path
         self.admin = _admin_app(world)
         self.served = 0
 
@@ -74,16 +80,16 @@ class MockServerApp:
             return
         if scope["type"] != "http":
             return
-        if scope["path"] == "/_admin" or scope["path"].startswith("/_admin/"):
+        if scope["path"] == ADMIN_PATH or scope["path"].startswith(ADMIN_PATH + "/"):
             await self.admin(scope, receive, send)
             return
         await self.upstream(scope, receive, send)
 
     async def upstream(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await _read_body(receive)
-        path = scope.get("raw_path") or scope["path"].encode()
+        path = self.prefixed((scope.get("raw_path") or scope["path"].encode()).decode("latin-1"))
         query = scope.get("query_string") or b""
-        url = self.origin + path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        url = self.origin + path + ("?" + query.decode("latin-1") if query else "")
         request = httpx.Request(scope["method"], url, headers=scope["headers"], content=body,
                                 extensions={SERVED: True})
         try:
@@ -107,6 +113,13 @@ class MockServerApp:
         if delay and await _wait_or_disconnect(receive, delay):
             return
         await _answer(send, response, response.read())
+
+    def prefixed(self, path: str) -> str:
+        """Where the router serves `path`: a real path on the root moves under its upstream's prefix."""
+        for real, here in self.root_paths:
+            if path == real or path.startswith(real + "/"):
+                return here + path[len(real):]
+        return path
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
         self.served += 1
@@ -177,7 +190,8 @@ async def _abort(send: Send, response: httpx.Response, partial: bytes, *, declar
 def _admin_app(world: MockWorld) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "tenant": world.scenario.tenant, "period": world.scenario.period,
-                             "endpoints": world.endpoints.urls(), "routes": sorted(world.routes)})
+                             "endpoints": world.endpoints.urls(), "root_paths": world.endpoints.root_paths(),
+                             "routes": sorted(world.routes)})
 
     async def load_scenario(request: Request) -> JSONResponse:
         body = await request.body()

@@ -5,13 +5,15 @@ Every embedded signature is validated against the mock's trust roots (by default
 
 - `POST /api/v2/verify/pdf`, JSON `{"file": "<base64 PDF>", "password": "<optional>"}`: `conclusion` `VALID` (at least
   one signature, every signature intact and chained to a trust root), `NO_SIGNATURE` (none) or `INVALID`, with
-  `description`, `signatureCount` and `signatureInformations[]` (`signerName`, `signatureDate`, `signatureFormat`,
-  `integrityValid`, `certificateTrusted`, `timestampInfomation` (sic, the vendor's spelling; null for
-  PAdES-BASELINE-B), `certificateDetails[]` from the signer up: `commonName`, `subject`, `issuer`, `serial`,
-  `notBefore`, `notAfter`).
+  `description`, `signatureCount` and `signatureInformations[]` (`id`, `fieldName`, `signerName`, `signatureDate`,
+  `signatureFormat`, `integrityValid`, `modified`, `certificateTrusted`, `certLevelCode`, `signatureAlgorithm`,
+  `digestAlgorithm`, `lastSignature`, `timestampInfomation` (sic, the vendor's spelling; null for PAdES-BASELINE-B),
+  `certificateDetails[]` from the signer up: `id`, `commonName`, `subject`, `issuer`, `issuerName`, `serial`,
+  `serialNumber`, `notBefore`, `notBeforeDate`, `notAfter`, `notAfterDate`, `signatureAlgoritm` (sic), `keyUsages`).
+  The older names (`serial`, `issuer`, `notBefore`, ...) stay beside the vendor's, so clients of either read theirs.
 - `POST /api/sign/verify` (legacy), multipart field `signed_file`: `jumlah_signature`, `notes`, `summary`
-  ("DOCUMENT VALID !!!" / "DOCUMENT NOT VALID !!!") and `details[]` (`info_signer`, `signature_document`,
-  `info_tsa`).
+  ("DOCUMENT VALID !!!" / "DOCUMENT NOT VALID !!!") and `details[]` (`signature_field`, `info_signer`,
+  `signature_document` with `signed_in` as `YYYY-MM-DD HH:MM:SS.ffffff` in WIB, `info_tsa`).
 - 401 on bad HTTP Basic; 500 on an empty file or anything pyhanko cannot read as a PDF. That includes the text
   stand-ins older scenarios carry in `evidence[].content` ("%PDF-1.7\\n% bukti ...\\n%%EOF"): the real service
   fails on them the same way, so the gateway retries, then records the evidence as UNCHECKED ("BSrE did not
@@ -32,14 +34,16 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 from typing import Any
 
 import httpx
 import respx
+from asn1crypto import algos as asn1_algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -64,6 +68,13 @@ ALTERED_DESCRIPTION = "Dokumen telah diubah setelah ditandatangani"
 UNTRUSTED_DESCRIPTION = "Sertifikat yang digunakan tidak terpercaya (tidak diterbitkan oleh Root CA Indonesia)"
 NOT_A_PDF = "file is empty or not a PDF"
 _DN_NAMES = {NameOID.SERIAL_NUMBER: "SERIALNUMBER"}
+WIB = timezone(timedelta(hours=7), "WIB")
+# Key usages: asn1crypto's name -> X.509's, in the extension's bit order.
+_KEY_USAGES = {"digital_signature": "digitalSignature", "non_repudiation": "nonRepudiation",
+               "key_encipherment": "keyEncipherment", "data_encipherment": "dataEncipherment",
+               "key_agreement": "keyAgreement", "key_cert_sign": "keyCertSign", "crl_sign": "cRLSign",
+               "encipher_only": "encipherOnly", "decipher_only": "decipherOnly"}
+_JCA_KEYS = {"rsassa_pkcs1v15": "RSA", "ecdsa": "ECDSA", "dsa": "DSA"}
 
 
 class NotAPdf(ValueError):
@@ -71,6 +82,28 @@ class NotAPdf(ValueError):
 
 
 # the check ---------------------------------------------------------------------------------------------------------
+def _stable_id(*parts: bytes | str) -> str:
+    """A name-based UUID of what it names, so a cached verdict and a fresh one carry the same ids."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, ":".join(p.hex() if isinstance(p, bytes) else p for p in parts)))
+
+
+def _digest_name(name: str) -> str:
+    """Java's name of a digest: `sha256` -> `SHA-256`."""
+    return f"SHA-{name[3:]}" if name.startswith("sha") and name[3:].isdigit() else name.upper()
+
+
+def _signature_algorithm(algorithm: asn1_algos.SignedDigestAlgorithm, digest: str | None) -> str:
+    """Java's (JCA) name of a signature algorithm, as a Java service reports it: `SHA256withECDSA`."""
+    kind = algorithm.signature_algo
+    if kind not in _JCA_KEYS:
+        return {"rsassa_pss": "RSASSA-PSS", "ed25519": "Ed25519", "ed448": "Ed448"}.get(kind, kind)
+    try:
+        hashed = algorithm.hash_algo
+    except ValueError:  # a bare key OID (rsaEncryption): the digest is named beside it, in the SignerInfo
+        hashed = digest or ""
+    return f"{hashed.upper()}with{_JCA_KEYS[kind]}"
+
+
 @dataclass(frozen=True)
 class CertificateDetail:
     common_name: str
@@ -79,19 +112,27 @@ class CertificateDetail:
     serial: str
     not_before: datetime
     not_after: datetime
+    id: str = ""
+    signature_algorithm: str = ""
+    key_usages: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, cert: asn1_x509.Certificate) -> CertificateDetail:
         parsed = x509.load_der_x509_certificate(cert.dump())
+        usages = cert.key_usage_value.native if cert.key_usage_value is not None else set()
         return cls(common_name=str(cert.subject.native.get("common_name", "")),
                    subject=parsed.subject.rfc4514_string(_DN_NAMES), issuer=parsed.issuer.rfc4514_string(_DN_NAMES),
                    serial=format(parsed.serial_number, "X"), not_before=parsed.not_valid_before_utc,
-                   not_after=parsed.not_valid_after_utc)
+                   not_after=parsed.not_valid_after_utc, id=_stable_id(cert.sha256),
+                   signature_algorithm=_signature_algorithm(cert["signature_algorithm"], None),
+                   key_usages=tuple(name for key, name in _KEY_USAGES.items() if key in usages))
 
     def v2(self) -> dict[str, Any]:
-        return {"commonName": self.common_name, "subject": self.subject, "issuer": self.issuer,
-                "serial": self.serial, "notBefore": self.not_before.isoformat(),
-                "notAfter": self.not_after.isoformat()}
+        return {"id": self.id, "commonName": self.common_name, "subject": self.subject, "issuer": self.issuer,
+                "issuerName": self.issuer, "serial": self.serial, "serialNumber": self.serial,
+                "notBefore": self.not_before.isoformat(), "notBeforeDate": self.not_before.isoformat(),
+                "notAfter": self.not_after.isoformat(), "notAfterDate": self.not_after.isoformat(),
+                "signatureAlgoritm": self.signature_algorithm, "keyUsages": list(self.key_usages)}
 
 
 @dataclass(frozen=True)
@@ -107,26 +148,35 @@ class SignatureCheck:
     reason: str
     location: str
     chain: tuple[CertificateDetail, ...]
+    id: str = ""
+    cert_level: int = 0  # a certification signature's DocMDP permission (1-3), 0 for an approval signature
+    signature_algorithm: str = ""
+    digest_algorithm: str = ""
+    last: bool = True  # the document's latest signature
 
     @property
     def valid(self) -> bool:
         return self.integrity_valid and self.certificate_trusted
 
     def v2(self) -> dict[str, Any]:
-        return {"fieldName": self.field_name, "signerName": self.signer_name,
+        return {"id": self.id, "fieldName": self.field_name, "signerName": self.signer_name,
                 "signatureDate": self.signed_at.isoformat() if self.signed_at else "",
                 "signatureFormat": self.signature_format, "integrityValid": self.integrity_valid,
-                "certificateTrusted": self.certificate_trusted, "reason": self.reason, "location": self.location,
-                "timestampInfomation": None, "certificateDetails": [c.v2() for c in self.chain]}
+                "modified": not self.integrity_valid, "certificateTrusted": self.certificate_trusted,
+                "certLevelCode": self.cert_level, "signatureAlgorithm": self.signature_algorithm,
+                "digestAlgorithm": self.digest_algorithm, "lastSignature": self.last, "reason": self.reason,
+                "location": self.location, "timestampInfomation": None,
+                "certificateDetails": [c.v2() for c in self.chain]}
 
     def legacy(self) -> dict[str, Any]:
         leaf = self.chain[0]
+        signed_in = self.signed_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S.%f") if self.signed_at else ""
         return {
+            "signature_field": self.field_name,
             "info_signer": {"signer_name": self.signer_name, "signer_dn": leaf.subject, "issuer_dn": leaf.issuer,
                             "signer_cert_validity": f"{leaf.not_before.isoformat()} - {leaf.not_after.isoformat()}",
                             "cert_user_certified": self.certificate_trusted},
-            "signature_document": {"document_integrity": self.integrity_valid,
-                                   "signed_in": self.signed_at.isoformat() if self.signed_at else "",
+            "signature_document": {"document_integrity": self.integrity_valid, "signed_in": signed_in,
                                    "reason": self.reason, "location": self.location,
                                    "signed_using_tsa": False},
             "info_tsa": {"name": None, "tsa_cert_validity": None},
@@ -198,8 +248,9 @@ def check_pdf(document: bytes, roots: Iterable[asn1_x509.Certificate], password:
     except Exception as exc:  # anything pyhanko cannot read is "not a PDF" to the service
         raise NotAPdf(f"{NOT_A_PDF}: {exc}") from exc
     roots = list(roots)
+    document_sha256 = hashlib.sha256(document).digest()
     checks = []
-    for sig in embedded:
+    for index, sig in enumerate(embedded):
         context = ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
         try:
             status = run_coroutine(lambda sig=sig, context=context: async_validate_pdf_signature(sig, context))
@@ -217,7 +268,11 @@ def check_pdf(document: bytes, roots: Iterable[asn1_x509.Certificate], password:
             integrity_valid=bool(status.intact and status.valid and status.docmdp_ok is not False),
             certificate_trusted=status.trust_problem_indic is None and status.validation_path is not None,
             reason=_text(sig.sig_object.get("/Reason")), location=_text(sig.sig_object.get("/Location")),
-            chain=_chain(sig.signer_cert, sig.other_embedded_certs, status.validation_path)))
+            chain=_chain(sig.signer_cert, sig.other_embedded_certs, status.validation_path),
+            id=_stable_id(document_sha256, str(sig.field_name)),
+            cert_level=int(sig.docmdp_level.value) if sig.docmdp_level is not None else 0,
+            signature_algorithm=_signature_algorithm(sig.signer_info["signature_algorithm"], sig.md_algorithm),
+            digest_algorithm=_digest_name(sig.md_algorithm), last=index == len(embedded) - 1))
     return PdfCheck(tuple(checks))
 
 

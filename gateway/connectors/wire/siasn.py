@@ -83,10 +83,19 @@ class RiwayatJabatan(BaseModel):
     nipBaru: str
     unorId: str
     unorNama: str = ""
-    namaJabatan: str
+    namaJabatan: str | None = None  # structural posts; real SIASN sends null for the others
+    jabatanFungsionalNama: str | None = None  # fungsional tertentu
+    jabatanFungsionalUmumNama: str | None = None  # fungsional umum (pelaksana)
+    jenisJabatan: str | None = None  # "1" struktural, "2" fungsional tertentu, "4" fungsional umum
     eselon: str | None = None
     tmtJabatan: SiasnDate
+    tanggalSk: str | None = None
     nomorSk: str | None = None
+
+    @property
+    def post(self) -> str:
+        """The post's name, wherever its kind puts it."""
+        return self.namaJabatan or self.jabatanFungsionalNama or self.jabatanFungsionalUmumNama or ""
 
 
 class KinerjaPeriodik(BaseModel):
