@@ -26,6 +26,8 @@ from gateway.store import repository as repo
 
 log = structlog.get_logger("gateway.pipeline")
 
+_SLICE = 2_000  # results written, audited and published at a time, inside the one transaction
+
 
 class Compute(Stage):
     def __init__(self, ctx: StageContext, destinations: dict[str, Destination]) -> None:
@@ -89,12 +91,23 @@ class Compute(Stage):
         now = self.clock()
         changed = [r for r in computed if before.get(r.nip) != r]
         withdrawn = _withdrawn(before, computed, outcome.problems, kept=set(held))
+        publish = "feed" in self.destinations
         with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
-            repo.save_results(conn, computed, now)
+            # Written in slices (a multiple of the feed's 500 events a row, so the rows are the same): what is
+            # built for the audit log and the feed is one slice's worth at a time, not a city's.
+            for start in range(0, len(computed), _SLICE):
+                repo.save_results(conn, computed[start:start + _SLICE], now)
             repo.withdraw_results(conn, tenant, period, withdrawn, now)
             newly_held = held_store.replace(conn, tenant, period, held, now)
-            audit.append(conn, tenant, "gateway", "result.computed", [(r.nip, _audit_details(r, before.get(r.nip)))
-                                                                        for r in changed], now)
+            for start in range(0, len(changed), _SLICE):
+                part = changed[start:start + _SLICE]
+                audit.append(conn, tenant, "gateway", "result.computed", [
+                    (r.nip, _audit_details(r, before.get(r.nip))) for r in part], now)
+                if publish:
+                    enqueue_events(conn, tenant, period, [feed.event(
+                        feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
+                            "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
+                        f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in part], now)
             audit.append(conn, tenant, "gateway", "result.withdrawn", [
                 (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
                 for nip, reason in sorted(withdrawn.items())], now)
@@ -103,11 +116,7 @@ class Compute(Stage):
                 for nip in newly_held], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
             report.batches = enqueue_payroll(conn, tenant, period, computed, now)
-            if "feed" in self.destinations:
-                events = [feed.event(feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
-                    "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
-                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in changed]
-                enqueue_events(conn, tenant, period, events, now)
+            if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
