@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,60 +26,105 @@ from gateway.stages import Compute, Relaying, StageContext, Sync, Verify
 from gateway.store import make_engine
 
 
+@dataclass
+class _Clients:
+    """One set of upstream clients, from one set of settings (the deployment's, or a tenant's own)."""
+
+    bkn: BknClient
+    tte: TteClient
+    payroll: PayrollClient
+    pekalongan: PekalonganClient | None
+    hr: HrClient | None
+    spbe: SpbeClient | None
+
+    @classmethod
+    def build(cls, settings: Settings, transport: httpx.BaseTransport | None,
+              sleep: Callable[[float], None]) -> _Clients:
+        common: dict[str, Any] = {"transport": transport, "timeout": settings.http_timeout_seconds,
+                                  "max_attempts": settings.http_max_attempts, "sleep": sleep,
+                                  "retry_after_max": settings.retry_after_max_seconds,
+                                  "breaker_fail_max": settings.breaker_fail_max,
+                                  "breaker_reset_seconds": settings.breaker_reset_seconds}
+
+        def budgets(credential: str, *names: str) -> dict[str, RateBudget]:
+            """The rate budgets of these services that the settings set, spent under this credential."""
+            return {n: RateBudget(n, settings.rate_limits[n], credential, settings.rate_limit_storage, sleep=sleep)
+                    for n in names if n in settings.rate_limits}
+
+        auth = BknAuth(settings.bkn_token_url, settings.bkn_sso_url, BknCredentials(
+            consumer_key=settings.bkn_consumer_key.get_secret_value(),
+            consumer_secret=settings.bkn_consumer_secret.get_secret_value(),
+            sso_client_id=settings.bkn_sso_client_id, username=settings.bkn_username,
+            password=settings.bkn_password.get_secret_value(),
+            sso_token=settings.bkn_sso_token.get_secret_value() if settings.bkn_sso_token else None))
+        bkn = BknClient(settings.bkn_base_url, settings.ekinerja_base_url, auth, page_size=settings.page_size,
+                        budgets=budgets(settings.bkn_consumer_key.get_secret_value(), "siasn", "ekinerja"),
+                        **common)
+        tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
+                        budgets=budgets(settings.tte_username, "bsre"),
+                        **{**common, "timeout": settings.tte_timeout_seconds})
+        payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(),
+                                budgets=budgets(settings.payroll_api_key.get_secret_value(), "payroll"), **common)
+        pekalongan = None
+        if settings.pekalongan_api_key is not None:
+            pekalongan = PekalonganClient(settings.eseksama_base_url, settings.presensi_base_url,
+                                          settings.pekalongan_api_key.get_secret_value(),
+                                          page_size=settings.page_size, **common)
+        hr = None
+        if settings.hr_api_key is not None:
+            hr = HrClient(settings.hr_base_url, settings.hr_api_key.get_secret_value(), page_size=settings.page_size,
+                          **common)
+        spbe = None
+        if settings.spbe_api_key is not None:
+            spbe = SpbeClient(settings.spbe_base_url, settings.spbe_api_key.get_secret_value(), **common)
+        return cls(bkn, tte, payroll, pekalongan, hr, spbe)
+
+    @property
+    def streams(self) -> dict[str, Any]:
+        """Who serves each declared stream's `upstream`."""
+        found: dict[str, Any] = {"ekinerja": self.bkn}
+        if self.pekalongan is not None:
+            found.update(eseksama=self.pekalongan, presensi=self.pekalongan)
+        if self.hr is not None:
+            found["hr"] = self.hr
+        return found
+
+    @property
+    def all(self) -> list[Any]:
+        return [c for c in (self.bkn, self.tte, self.payroll, self.pekalongan, self.hr, self.spbe) if c is not None]
+
+
 def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None = None, clock: Clock = utc_now,
                    sleep: Callable[[float], None] = time.sleep) -> Pipeline:
-    common: dict[str, Any] = {"transport": transport, "timeout": settings.http_timeout_seconds,
-                              "max_attempts": settings.http_max_attempts, "sleep": sleep,
-                              "retry_after_max": settings.retry_after_max_seconds,
-                              "breaker_fail_max": settings.breaker_fail_max,
-                              "breaker_reset_seconds": settings.breaker_reset_seconds}
-
-    def budgets(credential: str, *names: str) -> dict[str, RateBudget]:
-        """The rate budgets of these services that the settings set, spent under this credential."""
-        return {n: RateBudget(n, settings.rate_limits[n], credential, settings.rate_limit_storage, sleep=sleep)
-                for n in names if n in settings.rate_limits}
-
-    auth = BknAuth(settings.bkn_token_url, settings.bkn_sso_url, BknCredentials(
-        consumer_key=settings.bkn_consumer_key.get_secret_value(),
-        consumer_secret=settings.bkn_consumer_secret.get_secret_value(),
-        sso_client_id=settings.bkn_sso_client_id, username=settings.bkn_username,
-        password=settings.bkn_password.get_secret_value(),
-        sso_token=settings.bkn_sso_token.get_secret_value() if settings.bkn_sso_token else None))
-    bkn = BknClient(settings.bkn_base_url, settings.ekinerja_base_url, auth, page_size=settings.page_size,
-                    budgets=budgets(settings.bkn_consumer_key.get_secret_value(), "siasn", "ekinerja"), **common)
-    tte = TteClient(settings.tte_base_url, settings.tte_username, settings.tte_password.get_secret_value(),
-                    budgets=budgets(settings.tte_username, "bsre"),
-                    **{**common, "timeout": settings.tte_timeout_seconds})
-    payroll = PayrollClient(settings.payroll_base_url, settings.payroll_api_key.get_secret_value(),
-                            budgets=budgets(settings.payroll_api_key.get_secret_value(), "payroll"), **common)
+    """The deployment's pipeline; a tenant that names endpoints of its own gets stages of its own on the same
+    store, with its own clients (its BKN, BSrE and payroll credentials), and its payroll rows go to its payroll."""
     engine = make_engine(settings.database_url)
-    destinations: dict[str, Destination] = {"payroll": _payroll(settings, engine, PayrollDestination(payroll))}
-    if settings.spbe_api_key is not None:
-        destinations["spbe"] = SpbeDestination(SpbeClient(settings.spbe_base_url,
-                                                          settings.spbe_api_key.get_secret_value(), **common))
+    deployment = _Clients.build(settings, transport, sleep)
+    own: dict[str, tuple[Settings, _Clients]] = {}
+    for name, config in settings.tenants.items():
+        if config.endpoints and config.endpoints_problem(name) is None:
+            try:
+                tenant_settings = settings.for_tenant(name)
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
+            own[name] = (tenant_settings, _Clients.build(tenant_settings, transport, sleep))
+    own_payroll = {name: PayrollDestination(clients.payroll) for name, (_s, clients) in own.items()}
+    destinations: dict[str, Destination] = {
+        "payroll": _payroll(settings, engine, PayrollDestination(deployment.payroll), own_payroll)}
+    if deployment.spbe is not None:
+        destinations["spbe"] = SpbeDestination(deployment.spbe)
     destinations["feed"] = FeedPublisher(settings.feed_broker_url, settings.feed_exchange)
-    pekalongan = None
-    if settings.pekalongan_api_key is not None:
-        pekalongan = PekalonganClient(settings.eseksama_base_url, settings.presensi_base_url,
-                                      settings.pekalongan_api_key.get_secret_value(), page_size=settings.page_size,
-                                      **common)
-    hr = None
-    if settings.hr_api_key is not None:
-        hr = HrClient(settings.hr_base_url, settings.hr_api_key.get_secret_value(), page_size=settings.page_size,
-                      **common)
-    # The stages, wired here on one shared context; the pipeline is their sequence.
-    clients: dict[str, Any] = {"ekinerja": bkn}  # who serves each declared stream's `upstream`
-    if pekalongan is not None:
-        clients.update(eseksama=pekalongan, presensi=pekalongan)
-    if hr is not None:
-        clients["hr"] = hr
-    http = [bkn, tte, payroll, *(c for c in (pekalongan, hr) if c is not None)]
-    spbe = destinations.get("spbe")
-    if spbe is not None and hasattr(spbe, "client"):
-        http.append(spbe.client)
-    ctx = StageContext(engine, settings, clock, http_clients=http)
-    return Pipeline(ctx, Sync(ctx, clients), Verify(ctx, bkn, tte, destinations), Compute(ctx, destinations),
-                    Relaying(ctx, destinations))
+    every_client = deployment.all + [c for _s, clients in own.values() for c in clients.all]
+
+    def assemble(tenant_settings: Settings, clients: _Clients) -> Pipeline:
+        # The stages, wired here on one shared context; the pipeline is their sequence.
+        ctx = StageContext(engine, tenant_settings, clock, http_clients=every_client)
+        return Pipeline(ctx, Sync(ctx, clients.streams), Verify(ctx, clients.bkn, clients.tte, destinations),
+                        Compute(ctx, destinations), Relaying(ctx, destinations))
+
+    pipeline = assemble(settings, deployment)
+    pipeline.own = {name: assemble(tenant_settings, clients) for name, (tenant_settings, clients) in own.items()}
+    return pipeline
 
 
 def sipd_rates(settings: Settings) -> dict[str, SipdRates]:
@@ -96,15 +142,25 @@ def sipd_rates(settings: Settings) -> dict[str, SipdRates]:
     return rates
 
 
-def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination) -> Destination:
-    """The `payroll` destination: the BPKAD API, or per tenant the SIPD workbook (`payroll_destination`)."""
+def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination,
+             own: dict[str, PayrollDestination] | None = None) -> Destination:
+    """The `payroll` destination: the BPKAD API, or per tenant the SIPD workbook (`payroll_destination`); a
+    tenant with a payroll of its own (`[tenants.X.endpoints]`) gets its rows delivered there."""
+    own = own or {}
     rates = sipd_rates(settings)
-    if not rates:
+    if not rates and not own:
         return bpkad
-    sipd = SipdDestination(engine, settings.sipd_workbook_dir, rates.__getitem__)
+    routes: dict[str, Any] = {"bpkad": bpkad, **{f"bpkad:{name}": d for name, d in own.items()}}
+    if rates:
+        routes["sipd"] = SipdDestination(engine, settings.sipd_workbook_dir, rates.__getitem__)
     tenants = settings.tenants
-    return PayrollRouter({"bpkad": bpkad, "sipd": sipd},
-                         lambda tenant: tenants[tenant].payroll_destination if tenant in tenants else "bpkad")
+
+    def choose(tenant: str) -> str:
+        if tenant not in tenants or tenants[tenant].payroll_destination == "bpkad":
+            return f"bpkad:{tenant}" if tenant in own else "bpkad"
+        return tenants[tenant].payroll_destination
+
+    return PayrollRouter(routes, choose)
 
 
 def mock_settings(settings: Settings, world: Any) -> Settings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.mappings import get_scheme
-from gateway.outbox import Destination
+from gateway.outbox import Destination, RelayReport
 from gateway.progress import Reporter
 from gateway.settings import Settings
 from gateway.stages import (
@@ -34,7 +34,26 @@ __all__ = ["Clock", "ComputeReport", "CycleReport", "Pipeline", "SyncReport", "V
 class Pipeline:
     def __init__(self, ctx: StageContext, sync: Sync, verify: Verify, compute: Compute, relay: Relaying) -> None:
         self.ctx = ctx
-        self.sync, self.verify, self.compute, self.relay = sync, verify, compute, relay
+        self.stages = (sync, verify, compute, relay)
+        self._sync, self._verify, self._compute, self._relay = sync, verify, compute, relay
+        # Tenants with endpoints of their own: their stages, with their own clients, on the same store.
+        self.own: dict[str, Pipeline] = {}
+
+    def _of(self, tenant: str) -> Pipeline:
+        return self.own.get(tenant, self)
+
+    def sync(self, tenant: str, period: str) -> SyncReport:
+        return self._of(tenant)._sync(tenant, period)
+
+    def verify(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
+        return self._of(tenant)._verify(tenant, period, chunk)
+
+    def compute(self, tenant: str, period: str) -> ComputeReport:
+        return self._of(tenant)._compute(tenant, period)
+
+    def relay(self, max_passes: int = 100) -> RelayReport:
+        """Every tenant's outbox rows, through the deployment's destinations (payroll routes by tenant)."""
+        return self._relay(max_passes)
 
     # the shared parts, for the CLI, the daemon and the tests
     @property
@@ -56,30 +75,32 @@ class Pipeline:
     @progress.setter
     def progress(self, reporter: Reporter) -> None:
         self.ctx.progress = reporter  # every stage reads it from the context
+        for pipeline in self.own.values():
+            pipeline.progress = reporter
 
     @property
     def bkn(self) -> Any:
-        return self.verify.bkn
+        return self._verify.bkn
 
     @property
     def tte(self) -> Any:
-        return self.verify.tte
+        return self._verify.tte
 
     @property
     def clients(self) -> dict[str, Any]:
-        return self.sync.clients
+        return self._sync.clients
 
     @property
     def destinations(self) -> dict[str, Destination]:
-        return self.compute.destinations
+        return self._compute.destinations
 
     def purge(self) -> int:
-        return self.relay.purge()
+        return self._relay.purge()
 
     def reads_evidence(self, tenant: str) -> bool:
         """Whether the tenant's scheme reads evidence verdicts: only then is verification on the critical path."""
         try:
-            scheme = get_scheme(self.compute._tenant(tenant).scheme)
+            scheme = get_scheme(self._compute._tenant(tenant).scheme)
         except KeyError:
             return True  # compute will say the scheme is unknown
         return "check" in getattr(scheme, "inputs", repo.INPUTS)

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,18 @@ from pydantic_settings import (
 )
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+# What a tenant may name for itself: every upstream's URL and credentials.
+TENANT_ENDPOINTS = frozenset({
+    "bkn_base_url", "ekinerja_base_url", "bkn_token_url", "bkn_sso_url", "bkn_consumer_key", "bkn_consumer_secret",
+    "bkn_sso_client_id", "bkn_username", "bkn_password", "bkn_sso_token", "tte_base_url", "tte_username",
+    "tte_password", "payroll_base_url", "payroll_api_key", "spbe_base_url", "spbe_api_key", "eseksama_base_url",
+    "presensi_base_url", "pekalongan_api_key", "hr_base_url", "hr_api_key"})
+# A tenant with endpoints of its own names at least these: its BKN, its BSrE appliance and its payroll.
+REQUIRED_OWN = frozenset({"bkn_base_url", "ekinerja_base_url", "bkn_token_url", "bkn_sso_url", "bkn_consumer_key",
+                          "bkn_consumer_secret", "tte_base_url", "tte_username", "tte_password", "payroll_base_url",
+                          "payroll_api_key"})
 
 
 class TenantConfig(BaseModel):
@@ -41,14 +53,48 @@ class TenantConfig(BaseModel):
     # Pull with the deployment-wide endpoints and credentials (GATEWAY_BKN_*, GATEWAY_TTE_*, ...). Off by default:
     # one city's BKN data must never be staged into another tenant; the bundled demo tenants turn it on.
     shared_endpoints: bool = False
+    # The tenant's own endpoints and credentials, by the deployment setting each replaces (`bkn_consumer_key`,
+    # `tte_base_url`, ...; TENANT_ENDPOINTS lists them); a secret may come from a file instead (`<name>_file`).
+    # Environment: GATEWAY_TENANTS__<TENANT>__ENDPOINTS__<NAME>.
+    endpoints: dict[str, str] = {}
+
+    @field_validator("endpoints")
+    @classmethod
+    def _known_endpoint_names(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(k for k in value if k.removesuffix("_file") not in TENANT_ENDPOINTS)
+        if unknown:
+            raise ValueError(f"unknown endpoint setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(TENANT_ENDPOINTS))} (a secret may be read from <name>_file)")
+        return value
 
     def endpoints_problem(self, tenant: str) -> str | None:
-        """Why this tenant cannot be pulled, or None. A tenant has no endpoints of its own yet (issue 15), so only
-        `shared_endpoints = true` lets it use the deployment's."""
+        """Why this tenant cannot be pulled, or None: it uses the deployment's endpoints (`shared_endpoints`), or
+        names its own for every service it pulls from or pays to."""
         if self.shared_endpoints:
             return None
-        return (f"tenant {tenant!r} has no endpoints of its own and its section does not say "
-                f"shared_endpoints = true; not pulled (set it in [tenants.{tenant}] to use the deployment's)")
+        if not self.endpoints:
+            return (f"tenant {tenant!r} has no endpoints of its own and its section does not say "
+                    f"shared_endpoints = true; not pulled (set [tenants.{tenant}.endpoints] or "
+                    "shared_endpoints = true to use the deployment's)")
+        named = {k.removesuffix("_file") for k in self.endpoints}
+        missing = sorted(REQUIRED_OWN - named)
+        if missing:
+            return (f"tenant {tenant!r} names endpoints of its own but not {', '.join(missing)}; not pulled (a "
+                    "tenant with endpoints of its own never borrows the deployment's BKN, BSrE or payroll)")
+        return None
+
+    def own_values(self) -> dict[str, str]:
+        """The tenant's own endpoint values, secrets read from their files."""
+        values = {}
+        for key, value in self.endpoints.items():
+            if key.endswith("_file"):
+                try:
+                    values[key.removesuffix("_file")] = Path(value).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(f"{key}: cannot read {value}: {exc.strerror}") from None
+            else:
+                values[key] = value
+        return values
 
 
 class Settings(BaseSettings):
@@ -144,3 +190,17 @@ class Settings(BaseSettings):
     @cached_property
     def tenant_names(self) -> list[str]:
         return sorted(self.tenants)
+
+    def for_tenant(self, tenant: str) -> Settings:
+        """The deployment's settings with the tenant's own endpoints and credentials in place of the deployment's
+        (the same settings if it names none)."""
+        config = self.tenants[tenant]
+        if not config.endpoints:
+            return self
+        try:
+            values = config.own_values()
+            update = {name: TypeAdapter(type(self).model_fields[name].annotation).validate_python(value)
+                      for name, value in values.items()}
+        except ValueError as exc:
+            raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None
+        return self.model_copy(update=update)
