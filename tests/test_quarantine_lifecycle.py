@@ -104,3 +104,31 @@ def test_retry_reads_the_listing_again_and_discard_stays_closed_both_audited(set
         actions = [(a["action"], a["details"]["reason"]) for a in conn.execute(
             select(audit_log).where(audit_log.c.action.like("quarantine.%")).order_by(audit_log.c.id)).mappings()]
     assert actions == [("quarantine.retry", "BKN fixed it"), ("quarantine.discarded", "test record")]
+
+
+def test_an_entry_a_computation_made_closes_when_a_later_one_no_longer_finds_it(setup, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    world, pipeline = setup
+    rows = {r["nipBaru"]: r for r in world.bkn.streams["pegawai"]}
+    first, second = sorted(rows)[:2]
+    before = {nip: rows[nip]["atasanNip"] for nip in (first, second)}
+    rows[first]["atasanNip"], rows[second]["atasanNip"] = second, first  # a supervisor cycle
+    world.bkn.invalidate()
+    pipeline.sync("metro", "2026-03")
+    pipeline.compute("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        looped = [q for q in repo.list_quarantine(conn, "metro", "2026-03") if q["rule"] == "supervisor-cycle"]
+    assert {q["record_id"] for q in looped} == {first, second}
+
+    for nip in (first, second):  # corrected upstream
+        rows[nip]["atasanNip"], rows[nip]["updatedAt"] = before[nip], "2026-04-02T09:00:00+07:00"
+    world.bkn.streams["pegawai"].sort(key=lambda r: (str(r["updatedAt"]), str(r["nipBaru"])))
+    world.bkn.invalidate()
+    clock.advance(hours=1)
+    pipeline.sync("metro", "2026-03")
+    report = pipeline.compute("metro", "2026-03")
+    assert report.resolved == 2
+    with pipeline.engine.connect() as conn:
+        assert not [q for q in repo.list_quarantine(conn, "metro", "2026-03") if q["rule"] == "supervisor-cycle"]
+        closed = [q for q in repo.list_quarantine(conn, "metro", "2026-03", include_resolved=True)
+                  if q["rule"] == "supervisor-cycle"]
+    assert {q["resolution"] for q in closed} == {"clean"}

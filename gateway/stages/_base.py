@@ -97,6 +97,7 @@ class ComputeReport:
     quarantined: int = 0
     batches: list[str] = field(default_factory=list)
     held: int = 0  # employees held back: evidence BKN or BSrE could not check yet
+    resolved: int = 0  # quarantine entries of earlier computations this one no longer finds
 
 
 @dataclass

@@ -115,6 +115,7 @@ class Compute(Stage):
                 (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
                 for nip in newly_held], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
+            report.resolved = repo.resolve_absent(conn, tenant, period, outcome.problems, now)
             report.batches = enqueue_payroll(conn, tenant, period, computed, now)
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.

@@ -748,6 +748,24 @@ def resolve_clean(conn: Connection, tenant: str, period: str | None, record_kind
     return closed
 
 
+BOUNDARY_RULES = ("wire-format", "duplicate-id")  # what a sync quarantines; everything else is a computation's
+
+
+def resolve_absent(conn: Connection, tenant: str, period: str, problems: Iterable[Problem], now: datetime) -> int:
+    """Close the period's open entries that a computation made and the latest one no longer finds (the record was
+    corrected upstream, or the settings changed): resolution "clean". Returns how many closed."""
+    found = {(p.record_kind[:32], safe_id(p.record_id, 128), p.rule[:64]) for p in problems}
+    stale = [i for i, kind, rid, rule in conn.execute(select(
+        quarantine.c.id, quarantine.c.record_kind, quarantine.c.record_id, quarantine.c.rule).where(
+        quarantine.c.tenant == tenant, quarantine.c.period == period, quarantine.c.resolved_at.is_(None),
+        quarantine.c.rule.not_in(BOUNDARY_RULES))) if (kind, rid, rule) not in found]
+    for start in range(0, len(stale), 500):
+        conn.execute(update(quarantine).where(quarantine.c.id.in_(stale[start:start + 500])).values(
+            resolved_at=now, resolution="clean", resolved_by="gateway",
+            resolution_reason="the latest computation no longer finds it"))
+    return len(stale)
+
+
 def resolve_entry(conn: Connection, tenant: str, entry_id: int, resolution: str, actor: str, reason: str,
                   now: datetime) -> dict[str, Any] | None:
     """An operator closes one open entry (`retry` or `discarded`); None if the tenant has no such open entry."""
