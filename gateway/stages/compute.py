@@ -108,12 +108,16 @@ class Compute(Stage):
                         feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
                             "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
                         f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in part], now)
-            audit.append(conn, tenant, "gateway", "result.withdrawn", [
-                (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
-                for nip, reason in sorted(withdrawn.items())], now)
-            audit.append(conn, tenant, "gateway", "result.held", [
-                (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
-                for nip in newly_held], now)
+            gone = sorted(withdrawn.items())
+            for start in range(0, len(gone), _SLICE):
+                audit.append(conn, tenant, "gateway", "result.withdrawn", [
+                    (nip, {"period": period, "amount": before[nip].amount, "reason": reason})
+                    for nip, reason in gone[start:start + _SLICE]], now)
+            newly = list(newly_held)
+            for start in range(0, len(newly), _SLICE):
+                audit.append(conn, tenant, "gateway", "result.held", [
+                    (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
+                    for nip in newly[start:start + _SLICE]], now)
             report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
             report.resolved = repo.resolve_absent(conn, tenant, period, outcome.problems, now)
             report.batches = enqueue_payroll(conn, tenant, period, computed, now)

@@ -46,11 +46,12 @@ def replace(conn: Connection, tenant: str, period: str, held: Mapping[str, tuple
     since = {nip: at for nip, at in conn.execute(select(c.nip, c.since).where(c.tenant == tenant,
                                                                                 c.period == period))}
     conn.execute(delete(holds).where(c.tenant == tenant, c.period == period))
-    if held:
+    ordered = sorted(held)
+    for start in range(0, len(ordered), 2_000):  # a city's holds in slices, not all rows built at once
         conn.execute(insert(holds), [
-            {"tenant": tenant, "period": period, "nip": nip, "evidence": _evidence_text(ids),
-             "reason": safe_text(reason, 2000), "since": since.get(nip, now)}
-            for nip, (ids, reason) in sorted(held.items())])
+            {"tenant": tenant, "period": period, "nip": nip, "evidence": _evidence_text(held[nip][0]),
+             "reason": safe_text(held[nip][1], 2000), "since": since.get(nip, now)}
+            for nip in ordered[start:start + 2_000]])
     return sorted(set(held) - set(since))
 
 
