@@ -45,6 +45,11 @@ class TenantConfig(BaseModel):
     # Pekalongan's; "rekening" (employees' bank accounts from the city's HR listing).
     sources: list[Literal["eseksama", "presensi", "rekening"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
+    # The gateway's own PAdES check (gateway/pades.py) against these trust roots (PEM files: the BSrE root and
+    # intermediates); none: only BSrE judges. With `bsre_required` (default) BSrE is asked for every document and
+    # its verdict counts, both are recorded; without it the offline verdict counts where it can decide.
+    trust_roots: list[str] = []
+    bsre_required: bool = True
     payment: Literal["monthly", "quarterly"] = "monthly"
     # Where payroll goes: "bpkad" (the finance office's API) or "sipd" (one SIPD "TPP" workbook per OPD and
     # batch, written into `sipd_workbook_dir`); `sipd` holds the workbook's rates (gateway/outbox/sipd_workbook.py).
@@ -162,6 +167,7 @@ class Settings(BaseSettings):
     # A period with more employees is computed in parts of at most this many (where the scheme can split: Metro
     # by supervisor chains, DKI by OPD subtree), one part in memory at a time; None: always whole.
     compute_max_employees: int | None = Field(5_000, ge=1)
+    pades_workers: int = Field(2, ge=1, le=32)  # processes for the offline PAdES check
     verify_concurrency: int = Field(16, ge=1, le=64)  # evidence documents fetched and checked at once
     outbox_retention_days: int = 400  # delivered rows are kept this long (audits, feed replay), then purged
     sipd_workbook_dir: Path = Path("sipd-workbooks")  # where SIPD workbooks are written, per tenant and period

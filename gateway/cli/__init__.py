@@ -240,6 +240,7 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
         problems = [q for q in repo.list_quarantine(conn, tenant, period) if q["record_id"].startswith(nip)
                     or nip in q["message"]]
         held = holds.load(conn, tenant, period, nip)
+        checks = repo.check_details(conn, tenant, [i for r in found for i in r.input_ids if i not in (r.nip,)])
     if not found and not problems and not gone and not held:
         console.print(f"[red]no result for NIP {nip} in {tenant} {period}[/red]")
         raise typer.Exit(2)
@@ -248,6 +249,7 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
                                "withdrawn": [_jsonable(w) for w in gone],
                                "payroll": vars(standing) if standing else None,
                                "held": [_jsonable(h) for h in held],
+                               "evidence_checks": checks,
                                "quarantine": [_jsonable(p) for p in problems]}, indent=1))
         return
     for r in found:
@@ -269,6 +271,14 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
             reasons = escape("; ".join(sorted(set(standing.reasons))))
             paid += f"; payroll rejected {_rupiah(standing.rejected)}: {reasons}"
         console.print(paid, soft_wrap=True)
+    for c in checks:
+        own = ""
+        if c["offline_tte"] or c["offline_chain"]:
+            own = (f"; gateway's own check {c['offline_tte'] or 'undecided'}, signed by "
+                   f"{c['offline_signer'] or 'nobody'}" + (f" ({' <- '.join(c['offline_chain'])})"
+                                                           if c["offline_chain"] else ""))
+        console.print(escape(f"  evidence {c['evidence_id']}: BSrE {c['tte']} ({c['tte_description']}){own}"),
+                      soft_wrap=True, highlight=False)
     for h in held:
         console.print(f"[yellow]held since {h['since']:%Y-%m-%d %H:%M}: {escape(h['reason'])}[/yellow]",
                       soft_wrap=True)

@@ -11,8 +11,9 @@ import structlog
 from sqlalchemy import select
 
 from gateway.domain import EvidenceCheck, Period, TteConclusion
-from gateway.errors import UpstreamError
+from gateway.errors import ConfigurationError, UpstreamError
 from gateway.outbox import Destination, enqueue_verdicts, verdict
+from gateway.pades import OfflineChecker, OfflineVerdict, read_roots
 from gateway.progress import Step
 from gateway.stages._base import RECHECKED, Stage, StageContext, VerifyReport
 from gateway.store import repository as repo
@@ -25,6 +26,17 @@ class Verify(Stage):
     def __init__(self, ctx: StageContext, bkn: Any, tte: Any, destinations: dict[str, Destination]) -> None:
         super().__init__(ctx)
         self.bkn, self.tte, self.destinations = bkn, tte, destinations
+        self._offline: dict[str, OfflineChecker | None] = {}  # per tenant: its trust roots' checker
+
+    def _offline_for(self, tenant: str) -> OfflineChecker | None:
+        if tenant not in self._offline:
+            roots = self._tenant(tenant).trust_roots
+            try:
+                self._offline[tenant] = (OfflineChecker(read_roots(roots), self.settings.pades_workers)
+                                         if roots else None)
+            except ValueError as exc:
+                raise ConfigurationError(f"tenant {tenant!r}: {exc}; fix trust_roots in [tenants.{tenant}]") from None
+        return self._offline[tenant]
 
     def __call__(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
         """Fetch each evidence document not yet checked, hash it and ask BSrE about its signature."""
@@ -51,19 +63,23 @@ class Verify(Stage):
             return
         audit = self._tenant(tenant).spbe_audit and "spbe" in self.destinations
         workers = max(1, min(self.settings.verify_concurrency, len(todo)))
+        offline, required = self._offline_for(tenant), self._tenant(tenant).bsre_required
         log.info("verify.start", tenant=tenant, period=period, documents=len(todo), workers=workers,
                  known_verdicts=len(known))
         # Documents are fetched and checked `workers` at a time; each chunk commits before the next starts, so a
         # killed verify loses at most the chunk in flight and picks up from what is committed.
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"verify-{tenant}") as pool:
             for start in range(0, len(todo), chunk):
-                outcomes = list(pool.map(lambda eid: self._check(eid, known), todo[start:start + chunk]))
-                pending = [check for check, _ in outcomes]
-                for check, reused in outcomes:
+                outcomes = list(pool.map(lambda eid: self._check(eid, known, offline, required),
+                                         todo[start:start + chunk]))
+                pending = [check for check, _, _ in outcomes]
+                own = {check.evidence_id: (None if v.conclusion is None else v.conclusion.value, v.signer, v.chain)
+                       for check, _, v in outcomes if v is not None}
+                for check, reused, _ in outcomes:
                     report.count(check, reused)
                 now = self.clock()
                 with self.engine.begin() as conn:  # checks and their audit-trail rows commit together
-                    repo.save_checks(conn, tenant, period, pending, now)
+                    repo.save_checks(conn, tenant, period, pending, now, own)
                     if audit:  # the chunk's evidence only: a DKI month has 1.4 million items
                         evidence = repo.staged_by_id(conn, tenant, "evidence", [c.evidence_id for c in pending])
                         enqueue_verdicts(conn, tenant, period, [
@@ -71,26 +87,36 @@ class Verify(Stage):
                             if c.evidence_id in evidence], now)
                 self.progress(Step(tenant, "verify", start + len(pending), len(todo), "documents", period))
 
-    def _check(self, evidence_id: str,
-               known: dict[str, tuple[TteConclusion, str]]) -> tuple[EvidenceCheck, bool]:
-        """One document: fetch, hash, and BSrE's verdict or the one stored for the same bytes (then True)."""
+    def _check(self, evidence_id: str, known: dict[str, tuple[TteConclusion, str]],
+               offline: OfflineChecker | None = None, required: bool = True
+               ) -> tuple[EvidenceCheck, bool, OfflineVerdict | None]:
+        """One document: fetch, hash, the gateway's own PAdES check where the tenant has trust roots, and BSrE's
+        verdict (or the one stored for the same bytes: then True). Without `required`, an offline verdict that
+        decides is the verdict and BSrE is not asked."""
         try:
             document = self.bkn.document(evidence_id)
         except UpstreamError as exc:
             return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNAVAILABLE,
-                                 tte_description=f"document not fetched: {exc}"), False
+                                 tte_description=f"document not fetched: {exc}"), False, None
         if document is None:
             return EvidenceCheck(evidence_id=evidence_id, actual_sha256=None, tte=TteConclusion.UNCHECKED,
-                                 tte_description="BKN has no document for this evidence"), False
+                                 tte_description="BKN has no document for this evidence"), False, None
         digest = hashlib.sha256(document).hexdigest()
+        own = offline.check(document) if offline is not None else None
         if digest in known:
             conclusion, description = known[digest]
             return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
-                                 tte_description=description), True
+                                 tte_description=description), True, own
+        if own is not None and own.conclusion is not None and not required:
+            return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=own.conclusion,
+                                 tte_description=f"offline PAdES check: {own.description}"), False, own
         try:
             conclusion, description = self.tte.verify(document)
         except UpstreamError as exc:
             conclusion, description = TteConclusion.UNAVAILABLE, f"BSrE did not answer: {exc}"
+        if own is not None and own.conclusion is not None and conclusion not in (
+                TteConclusion.UNAVAILABLE, own.conclusion):
+            log.warning("verify.disagreement", evidence=evidence_id, bsre=conclusion.value,
+                        offline=own.conclusion.value)
         return EvidenceCheck(evidence_id=evidence_id, actual_sha256=digest, tte=conclusion,
-                             tte_description=description), False
-
+                             tte_description=description), False, own

@@ -517,18 +517,38 @@ def staged_by_id(conn: Connection, tenant: str, kind: str, ids: Collection[str])
 
 
 def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[EvidenceCheck],
-                now: datetime) -> None:
+                now: datetime, offline: Mapping[str, tuple[str | None, str | None, Sequence[str]]] | None = None
+                ) -> None:
+    """Upsert checks; `offline`: evidence id -> the gateway's own PAdES check (conclusion, signer, chain)."""
     checked_at = _driver_value(conn, evidence_checks.c.checked_at, now)
+    offline = offline or {}
+    none: tuple[None, None, tuple[str, ...]] = (None, None, ())
     # The description is BSrE's own words: escaped and bounded (a NUL in it would end the tick on PostgreSQL).
     rows = [(tenant, c.evidence_id, period, c.actual_sha256, c.tte.value, safe_text(c.tte_description, 2000),
-             checked_at) for c in checks]
+             checked_at, (o := offline.get(c.evidence_id, none))[0],
+             None if o[1] is None else safe_text(o[1], 256), json.dumps(list(o[2])) if o[2] else None)
+            for c in checks]
     if not rows:
         return
+    columns = ("tenant", "evidence_id", "period", "actual_sha256", "tte", "tte_description", "checked_at",
+               "offline_tte", "offline_signer", "offline_chain")
     stmt = dialect_insert(conn, evidence_checks)
     _executemany(conn, stmt.on_conflict_do_update(
-        index_elements=["tenant", "evidence_id"],
-        set_={c: stmt.excluded[c] for c in ("period", "actual_sha256", "tte", "tte_description", "checked_at")}),
-        ("tenant", "evidence_id", "period", "actual_sha256", "tte", "tte_description", "checked_at"), rows)
+        index_elements=["tenant", "evidence_id"], set_={c: stmt.excluded[c] for c in columns[2:]}), columns, rows)
+
+
+def check_details(conn: Connection, tenant: str, evidence_ids: Collection[str]) -> list[dict[str, Any]]:
+    """The stored checks of these evidence items, BSrE's verdict and the gateway's own, for `gateway explain`."""
+    c = evidence_checks.c
+    rows = []
+    ids = sorted(evidence_ids)
+    for start in range(0, len(ids), 500):
+        rows.extend(dict(r) for r in conn.execute(select(
+            c.evidence_id, c.tte, c.tte_description, c.offline_tte, c.offline_signer, c.offline_chain).where(
+            c.tenant == tenant, c.evidence_id.in_(ids[start:start + 500]))).mappings())
+    for row in rows:
+        row["offline_chain"] = json.loads(row["offline_chain"]) if row["offline_chain"] else []
+    return sorted(rows, key=lambda r: r["evidence_id"])
 
 
 def _checks_query(tenant: str, months: Sequence[str]) -> Any:

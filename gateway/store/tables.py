@@ -70,6 +70,11 @@ evidence_checks = Table(
     Column("tte", String(16), nullable=False),
     Column("tte_description", Text, nullable=False, default=""),
     Column("checked_at", UTCDateTime, nullable=False),
+    # The gateway's own PAdES check (gateway/pades.py), where the tenant has trust roots: its conclusion (None:
+    # undecided or not run), the signer's name and the chain (JSON list of names, signer first).
+    Column("offline_tte", String(16), nullable=True),
+    Column("offline_signer", String(256), nullable=True),
+    Column("offline_chain", Text, nullable=True),
 )
 
 quarantine = Table(
