@@ -128,6 +128,18 @@ def test_approval_by_someone_other_than_the_direct_supervisor_is_refused() -> No
     assert r.amount == CEILING_7 // 2
 
 
+def test_an_activity_refused_for_several_reasons_names_every_one() -> None:
+    b = PeriodBuilder()
+    b.indicator("K1", 100, 2)
+    b.activity("K1", date(2026, 3, 2))
+    both = b.activity("K1", date(2026, 3, 3), approver=OTHER, evidence=0)
+    r = staff_result(b)
+    assert refusals(r) == {both: "refused:wrong-approver"}  # the first rule broken names the line
+    text = next(line.text for line in r.lines if line.code == "refused:wrong-approver")
+    assert "[wrong-approver]" in text and "no evidence attached [no-evidence]" in text
+    assert r.amount == CEILING_7 // 2
+
+
 def test_unapproved_and_rejected_activities_do_not_count() -> None:
     b = PeriodBuilder()
     b.indicator("K1", 100, 3)

@@ -7,7 +7,7 @@ appends the ids of the records it looked at to `inputs`, so a result names what 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -31,6 +31,22 @@ class Refusal(Exception):
     def __init__(self, code: str, text: str, refs: tuple[str, ...] = ()) -> None:
         super().__init__(text)
         self.code, self.text, self.refs = code, text, refs
+
+
+def every_refusal(*checks: Callable[[], None]) -> None:
+    """Run every check of an activity, not only up to the first that fails: one Refusal naming them all (its code is
+    the first failure's, so the explanation's `refused:<code>` says the first rule broken; its text lists each)."""
+    refusals = []
+    for check in checks:
+        try:
+            check()
+        except Refusal as refusal:
+            refusals.append(refusal)
+    if len(refusals) == 1:
+        raise refusals[0]
+    if refusals:
+        raise Refusal(refusals[0].code, "; ".join(f"{r.text} [{r.code}]" for r in refusals),
+                      tuple(dict.fromkeys(ref for r in refusals for ref in r.refs)))
 
 
 @dataclass(frozen=True)

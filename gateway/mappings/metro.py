@@ -30,7 +30,14 @@ from gateway.domain import (
     WorkingDayCalendar,
 )
 from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, merge_by_nip, opd_of, pack_groups
-from gateway.mappings._checks import ActivityRecords, Refusal, check_approval, check_evidence_items, plan_problem
+from gateway.mappings._checks import (
+    ActivityRecords,
+    Refusal,
+    check_approval,
+    check_evidence_items,
+    every_refusal,
+    plan_problem,
+)
 
 # Shipped default ceilings per kelas jabatan (rupiah/month); a city replaces them with its Perwali's table.
 DEFAULT_CEILINGS: dict[int, int] = {
@@ -206,7 +213,10 @@ class _Computation:
         return self._result(emp, opd, ceiling, score, amount, lines, inputs, metrics)
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
-        check_approval(emp, self.records.approvals_of(act.id), inputs)
+        every_refusal(lambda: check_approval(emp, self.records.approvals_of(act.id), inputs),
+                      lambda: self._check_evidence(act, inputs))
+
+    def _check_evidence(self, act: Activity, inputs: list[str]) -> None:
         items = self.records.evidence_of(act.id)
         if not items:
             raise Refusal("no-evidence", "no evidence attached")

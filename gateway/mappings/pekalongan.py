@@ -60,6 +60,7 @@ from gateway.mappings._checks import (
     Refusal,
     check_approval,
     check_evidence_items,
+    every_refusal,
     plan_problem,
     unique_employees,
 )
@@ -396,7 +397,10 @@ class _Computation:
         return k, lines + refusals
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
-        check_approval(emp, self.records.approvals_of(act.id), inputs)
+        every_refusal(lambda: check_approval(emp, self.records.approvals_of(act.id), inputs),
+                      lambda: self._check_evidence(act, inputs))
+
+    def _check_evidence(self, act: Activity, inputs: list[str]) -> None:
         items = self.records.evidence_of(act.id)
         if not items:
             raise Refusal("no-evidence", "no evidence attached")
