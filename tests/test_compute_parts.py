@@ -33,12 +33,12 @@ def _written(scenario: Scenario, clock: FakeClock, max_employees: int | None,
     pipeline.verify(tenant, period)
     original = pipeline_module.compute_in_parts
 
-    def counting(scheme: Any, parts: Any, settings: Any) -> Any:
+    def counting(scheme: Any, parts: Any, settings: Any, **kwargs: Any) -> Any:
         def counted() -> Any:
             for part in parts:
                 parts_seen.append(len(part.employees))
                 yield part
-        return original(scheme, counted(), settings)
+        return original(scheme, counted(), settings, **kwargs)
 
     pipeline_module.compute_in_parts = counting
     try:

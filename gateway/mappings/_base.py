@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -81,19 +82,28 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def compute_in_parts(scheme: Any, parts: Iterable[PeriodData], settings: Any) -> Outcome:
+def compute_in_parts(scheme: Any, parts: Iterable[PeriodData], settings: Any,
+                     keep: Callable[[Result], bool] | None = None) -> Outcome:
     """`scheme.compute` over a period handed out in parts (`plan_parts`' groups, in order); one part: `compute`.
 
     The one way to compute a period, whole (one part) or in parts; cyclic garbage collection is paused meanwhile.
+    `keep`: the results to keep (the others are dropped as each part is computed, where the scheme's
+    `compute_parts` takes it, so a city's worth of results set aside is never held at once).
     """
     with gc_paused():
         own = getattr(scheme, "compute_parts", None)
         if own is not None:
-            return own(parts, settings)  # type: ignore[no-any-return]
-        whole = list(parts)
-        if len(whole) != 1:
-            raise ValueError(f"scheme {scheme.name!r} cannot compute a period in {len(whole)} parts")
-        return scheme.compute(whole[0], settings)  # type: ignore[no-any-return]
+            if keep is not None and "keep" in inspect.signature(own).parameters:
+                return own(parts, settings, keep=keep)  # type: ignore[no-any-return]
+            outcome: Outcome = own(parts, settings)
+        else:
+            whole = list(parts)
+            if len(whole) != 1:
+                raise ValueError(f"scheme {scheme.name!r} cannot compute a period in {len(whole)} parts")
+            outcome = scheme.compute(whole[0], settings)
+        if keep is not None:  # a new outcome: what a scheme returned is not changed under it
+            outcome = Outcome([r for r in outcome.results if keep(r)], list(outcome.problems))
+        return outcome
 
 
 def merge_by_nip(outcomes: Iterable[Outcome], order: Callable[[Problem], Any] | None = None) -> Outcome:

@@ -8,7 +8,7 @@ matches the one recorded at upload, and an upload within the SLA in working days
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -82,11 +82,15 @@ class MetroScheme:
         """Each employee's result depends on their own records only: runs of NIPs in order."""
         return pack_groups([[nip] for nip in sorted({e.nip for e in employees})], max_employees)
 
-    def compute_parts(self, parts: Iterable[PeriodData], settings: MetroSettings) -> Outcome:
+    def compute_parts(self, parts: Iterable[PeriodData], settings: MetroSettings,
+                      keep: Callable[[Result], bool] | None = None) -> Outcome:
         outcomes = []
         for part in parts:
-            outcomes.append(self.compute(part, settings))
-            del part  # before the next part is read
+            outcome = self.compute(part, settings)
+            if keep is not None:  # dropped now, part by part, not after the whole city
+                outcome = Outcome([r for r in outcome.results if keep(r)], outcome.problems)
+            outcomes.append(outcome)
+            del part, outcome  # before the next part is read
         return merge_by_nip(outcomes)
 
 

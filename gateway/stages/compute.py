@@ -77,13 +77,21 @@ class Compute(Stage):
                     computed_so_far[0] += len(part.employees)
                     self.progress(Step(tenant, "compute", computed_so_far[0], staff, "employees", period))
 
-            outcome = compute_in_parts(scheme, parts(), scheme_settings)
+            # An outage holds: no result, no payroll line, what was paid stays as it was. The held employees'
+            # results are set aside part by part as they are computed (a city with BSrE down holds most of it).
+            holding: set[str] = set()
+
+            def keep(result: Result) -> bool:
+                if result.nip in waiting:
+                    holding.add(result.nip)
+                    return False
+                return True
+
+            outcome = compute_in_parts(scheme, parts(), scheme_settings, keep=keep if release is None else None)
         outcome.problems.extend(cycles)
         computed = outcome.results
-        if release is None:  # an outage holds: no result, no payroll line, what was paid stays as it was
-            held = {r.nip: (waiting[r.nip], _hold_reason(waiting[r.nip], described)) for r in computed
-                    if r.nip in waiting}
-            computed = [r for r in computed if r.nip not in held]
+        if release is None:
+            held = {nip: (waiting[nip], _hold_reason(waiting[nip], described)) for nip in sorted(holding)}
         else:  # released by an operator: unchecked evidence counts as refused, and the explanation says so
             held = {}
             computed = [_released(r, waiting[r.nip], release) if r.nip in waiting else r for r in computed]
