@@ -16,7 +16,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from gateway.connectors._polite import RateBudget, breaker, through
+from gateway.connectors._polite import CircuitOpen, RateBudget, breaker, through
 from gateway.errors import UpstreamAuthError, UpstreamError
 
 log = structlog.get_logger(__name__)
@@ -27,6 +27,8 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, CircuitOpen):  # retried later by the caller, not now: the circuit says the upstream is down
+        return False
     if isinstance(exc, UpstreamError):
         return exc.retryable
     return isinstance(exc, httpx.TransportError)

@@ -58,11 +58,16 @@ def breaker(name: str, fail_max: int, reset_timeout: float) -> pybreaker.Circuit
         exclude=[lambda exc: not (isinstance(exc, UpstreamError) and exc.retryable)])
 
 
+class CircuitOpen(UpstreamError):
+    """The upstream's circuit is open: a temporary outage. Retryable for whoever retries later (the relay keeps the
+    row for its next attempt, verification holds the employee), but not asked again within this call."""
+
+
 def through(circuit: pybreaker.CircuitBreaker, upstream: str, call: Callable[[], Any]) -> Any:
-    """`call` through the breaker; an open circuit is an UpstreamError naming the upstream, not retried."""
+    """`call` through the breaker; an open circuit is a `CircuitOpen` naming the upstream."""
     try:
         return circuit.call(call)
     except pybreaker.CircuitBreakerError as exc:
-        raise UpstreamError(f"{upstream}: circuit open after {circuit.fail_max} failures in a row; not asked "
-                            f"again until a probe after {circuit.reset_timeout:.0f} s succeeds ({exc})",
-                            retryable=False) from None
+        raise CircuitOpen(f"{upstream}: circuit open after {circuit.fail_max} failures in a row; not asked "
+                          f"again until a probe after {circuit.reset_timeout:.0f} s succeeds ({exc})",
+                          retryable=True) from None

@@ -63,6 +63,15 @@ class Outcome:
     error: DeliveryError | None = None
 
 
+def close_breakers(destinations: Any) -> None:
+    """Close the circuit breaker of every destination's client (a router's routes included)."""
+    for destination in destinations:
+        close_breakers(getattr(destination, "routes", {}).values())
+        reset = getattr(getattr(destination, "client", None), "reset_breaker", None)
+        if reset is not None:
+            reset()
+
+
 @dataclass
 class RelayReport:
     claimed: int = 0
@@ -220,7 +229,9 @@ class Relay:
         return {i for i, generation in conn.execute(query) if claimed.get(i) == generation}
 
     def run_until_idle(self, max_passes: int = 100) -> RelayReport:
-        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon)."""
+        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon). A run starts
+        with its destinations' circuit breakers closed: the last run's outage does not refuse this run's first try."""
+        close_breakers(self.destinations.values())
         total = RelayReport()
         for _ in range(max_passes):
             report = self.run_once()
