@@ -35,18 +35,22 @@ class Refusal(Exception):
 
 def every_refusal(*checks: Callable[[], None]) -> None:
     """Run every check of an activity, not only up to the first that fails: one Refusal naming them all (its code is
-    the first failure's, so the explanation's `refused:<code>` says the first rule broken; its text lists each)."""
-    refusals = []
+    the first failure's, so the explanation's `refused:<code>` says the first rule broken; its text lists each).
+
+    Only each refusal's code, text and refs are kept, never the exception: a caught exception holds its traceback,
+    whose frames hold the computation, and with cyclic GC paused during compute that cycle would keep every part
+    in memory (measured: 4.7 GB for a Metro month at 65,000 employees)."""
+    found: list[tuple[str, str, tuple[str, ...]]] = []
     for check in checks:
         try:
             check()
         except Refusal as refusal:
-            refusals.append(refusal)
-    if len(refusals) == 1:
-        raise refusals[0]
-    if refusals:
-        raise Refusal(refusals[0].code, "; ".join(f"{r.text} [{r.code}]" for r in refusals),
-                      tuple(dict.fromkeys(ref for r in refusals for ref in r.refs)))
+            found.append((refusal.code, refusal.text, refusal.refs))
+    if len(found) == 1:
+        raise Refusal(*found[0])
+    if found:
+        raise Refusal(found[0][0], "; ".join(f"{text} [{code}]" for code, text, _refs in found),
+                      tuple(dict.fromkeys(ref for _c, _t, refs in found for ref in refs)))
 
 
 @dataclass(frozen=True)
