@@ -26,7 +26,7 @@ from gateway.stages import (
     VerifyReport,
     utc_now,
 )
-from gateway.store import repository as repo
+from gateway.stages.compute import reads_verdicts
 
 __all__ = ["Clock", "ComputeReport", "CycleReport", "Pipeline", "SyncReport", "VerifyReport", "utc_now"]
 
@@ -34,7 +34,6 @@ __all__ = ["Clock", "ComputeReport", "CycleReport", "Pipeline", "SyncReport", "V
 class Pipeline:
     def __init__(self, ctx: StageContext, sync: Sync, verify: Verify, compute: Compute, relay: Relaying) -> None:
         self.ctx = ctx
-        self.stages = (sync, verify, compute, relay)
         self._sync, self._verify, self._compute, self._relay = sync, verify, compute, relay
         # Tenants with endpoints of their own: their stages, with their own clients, on the same store.
         self.own: dict[str, Pipeline] = {}
@@ -103,7 +102,7 @@ class Pipeline:
             scheme = get_scheme(self._compute._tenant(tenant).scheme)
         except KeyError:
             return True  # compute will say the scheme is unknown
-        return "check" in getattr(scheme, "inputs", repo.INPUTS)
+        return reads_verdicts(scheme)
 
     def cycle(self, tenant: str, period: str) -> CycleReport:
         """sync, verify, compute, relay; for a scheme that reads no verdicts, verification (the SPBE audit of the

@@ -228,9 +228,11 @@ class Relay:
             query = query.with_for_update(of=outbox)
         return {i for i, generation in conn.execute(query) if claimed.get(i) == generation}
 
-    def run_until_idle(self, max_passes: int = 100) -> RelayReport:
-        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon). A run starts
-        with its destinations' circuit breakers closed: the last run's outage does not refuse this run's first try."""
+    def run_until_idle(self, max_passes: int = 100,
+                       on_pass: Callable[[RelayReport], None] | None = None) -> RelayReport:
+        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon); `on_pass`
+        is told the running total after each pass. A run starts with its destinations' circuit breakers closed:
+        the last run's outage does not refuse this run's first try."""
         close_breakers(self.destinations.values())
         total = RelayReport()
         for _ in range(max_passes):
@@ -238,6 +240,8 @@ class Relay:
             if not report.claimed:
                 break
             total.add(report)
+            if on_pass is not None:
+                on_pass(total)
         return total
 
     def _deliver(self, row: dict[str, Any], report: RelayReport) -> Outcome:

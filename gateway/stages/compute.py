@@ -43,7 +43,7 @@ class Compute(Stage):
             raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
                                      f"{exc}; fix the [tenants.{tenant}] section") from exc
         inputs = getattr(scheme, "inputs", repo.INPUTS)
-        reads_checks = "check" in inputs  # a scheme that reads no verdicts (DKI) holds nobody for a document
+        reads_checks = reads_verdicts(scheme)  # a scheme that reads no verdicts (DKI) holds nobody for a document
         closures = hasattr(scheme, "unit_report") and Period.parse(period).is_quarter
         waiting: dict[str, list[str]] = {}
         described: dict[str, str] = {}
@@ -60,22 +60,24 @@ class Compute(Stage):
                                 [e for e in employees if e.nip not in looped], scheme_settings,
                                 self.settings.compute_max_employees)
             staff = len({e.nip for e in employees} - looped)
-            computed_so_far = [0]
             del employees
 
             def parts() -> Iterator[PeriodData]:
+                done = 0
                 for part in repo.iter_period(conn, tenant, period, groups, kinds=inputs):
                     if looped:
                         part = part.model_copy(update={"employees": tuple(
                             e for e in part.employees if e.nip not in looped)})
                     if reads_checks:
                         waiting.update(_waiting_evidence(part))
-                        described.update((c.evidence_id, c.tte_description) for c in part.checks)
+                        # Only the verdicts a hold can name: BKN or BSrE did not answer.
+                        described.update((c.evidence_id, c.tte_description) for c in part.checks
+                                         if c.tte is TteConclusion.UNAVAILABLE)
                     if closures:
                         candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
                     yield part
-                    computed_so_far[0] += len(part.employees)
-                    self.progress(Step(tenant, "compute", computed_so_far[0], staff, "employees", period))
+                    done += len(part.employees)
+                    self.progress(Step(tenant, "compute", done, staff, "employees", period))
 
             # An outage holds: no result, no payroll line, what was paid stays as it was. The held employees'
             # results are set aside part by part as they are computed (a city with BSrE down holds most of it).
@@ -135,6 +137,12 @@ class Compute(Stage):
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
+
+
+def reads_verdicts(scheme: Any) -> bool:
+    """Whether a scheme reads evidence verdicts (`check` among its `inputs`): only then does an unchecked document
+    hold an employee, and only then is verification on the cycle's critical path."""
+    return "check" in getattr(scheme, "inputs", repo.INPUTS)
 
 
 def _closure_events(candidates: list[Any], tenant: str, period: str, now: datetime) -> list[feed.CloudEvent]:

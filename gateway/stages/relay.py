@@ -13,19 +13,13 @@ class Relaying(Stage):
         self.destinations = destinations
 
     def __call__(self, max_passes: int = 100) -> RelayReport:
-        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon)."""
-        self._fresh()
+        """Relay until nothing is claimable now (rows waiting for a later attempt stay for the daemon); the relay
+        closes its destinations' circuit breakers when it starts."""
         relay = Relay(self.engine, self.destinations, clock=self.clock,
                       lease_seconds=self.settings.relay_lease_seconds, batch_size=self.settings.relay_batch_size,
                       max_attempts=self.settings.relay_max_attempts, parallelism=self.settings.relay_parallelism)
-        total = RelayReport()
-        for _ in range(max_passes):
-            report = relay.run_once()
-            if not report.claimed:
-                break
-            total.add(report)
-            self.progress(Step("*", "relay", total.claimed, None, "rows", "outbox"))
-        return total
+        return relay.run_until_idle(max_passes, on_pass=lambda total: self.progress(
+            Step("*", "relay", total.claimed, None, "rows", "outbox")))
 
     def purge(self) -> int:
         """Delete delivered outbox rows past the retention (`outbox_retention_days`)."""

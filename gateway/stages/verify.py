@@ -58,7 +58,7 @@ class Verify(Stage):
             known = {digest: (TteConclusion(tte), description) for digest, tte, description in conn.execute(
                 select(evidence_checks.c.actual_sha256, evidence_checks.c.tte, evidence_checks.c.tte_description)
                 .where(evidence_checks.c.tenant == tenant, evidence_checks.c.actual_sha256.is_not(None),
-                       evidence_checks.c.tte.not_in(RECHECKED)))} if todo else {}
+                       evidence_checks.c.tte.not_in(RECHECKED)).distinct())} if todo else {}
         if not todo:
             return
         audit = self._tenant(tenant).spbe_audit and "spbe" in self.destinations
