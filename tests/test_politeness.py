@@ -147,3 +147,20 @@ def test_two_processes_share_one_rate_budget_through_redis() -> None:
     answers = [json.loads(out) for out, _err in outputs]
     assert sum(a["fetched"] for a in answers) == 10
     assert all(len(a["asked_to_wait"]) == 1 and 0 < a["asked_to_wait"][0] <= 3600 for a in answers)
+
+
+def test_rows_behind_an_open_circuit_are_kept_for_a_later_attempt_not_dead(clock: FakeClock) -> None:
+    from sqlalchemy import select
+
+    from gateway.store.tables import outbox
+
+    world = MockWorld(METRO)
+    world.faults.set("payroll.submit", Fault(kind="error", rate=1.0))
+    pipeline = build_mock_pipeline(Settings(database_url="sqlite://", breaker_fail_max=2, http_max_attempts=1),
+                                   world, clock=clock, sleep=lambda _s: None)
+    pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.status, outbox.c.last_error).where(
+            outbox.c.destination == "payroll")).all()
+    behind = [status for status, error in rows if error and "circuit open" in error]
+    assert behind and "dead" not in behind  # an open circuit is an outage: retried later
