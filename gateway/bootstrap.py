@@ -82,7 +82,7 @@ class _Clients:
     @property
     def streams(self) -> dict[str, Any]:
         """Who serves each declared stream's `upstream`."""
-        found: dict[str, Any] = {"ekinerja": self.bkn}
+        found: dict[str, Any] = {"ekinerja": self.bkn, "siasn": self.bkn}
         if self.pekalongan is not None:
             found.update(eseksama=self.pekalongan, presensi=self.pekalongan)
         if self.hr is not None:

@@ -42,8 +42,9 @@ class TenantConfig(BaseModel):
     scheme: str
     settings: dict[str, Any] = {}
     # Local apps pulled next to BKN: "eseksama" (programme results), "presensi" (attendance summaries), both
-    # Pekalongan's; "rekening" (employees' bank accounts from the city's HR listing).
-    sources: list[Literal["eseksama", "presensi", "rekening"]] = []
+    # Pekalongan's; "rekening" (employees' bank accounts from the city's HR listing); "siasn" (each employee's
+    # position history from SIASN, by which approvals are judged on the activity's day).
+    sources: list[Literal["eseksama", "presensi", "rekening", "siasn"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
     # The gateway's own PAdES check (gateway/pades.py) against these trust roots (PEM files: the BSrE root and
     # intermediates); none: only BSrE judges. With `bsre_required` (default) BSrE is asked for every document and
@@ -159,6 +160,11 @@ class Settings(BaseSettings):
     breaker_fail_max: int = Field(10, ge=1)  # failures in a row an upstream is to blame for that open its circuit
     breaker_reset_seconds: float = Field(60.0, gt=0)  # then one probe after this long
     sync_lag_seconds: int = Field(600, ge=0, le=7 * 86400)
+    # SIASN per employee (`rw-jabatan`; SIASN has no listing): at most this many employees asked per sync, the new
+    # and changed ones (by their e-Kinerja record) first, one request each at SIASN's pace (300: five minutes at
+    # 1/second); each is asked again `siasn_refresh_days` after the last time, so a city is refreshed over a month.
+    siasn_lookups_per_sync: int = Field(300, ge=0)
+    siasn_refresh_days: int = Field(30, ge=1, le=366)
     page_size: int = 500
     relay_batch_size: int = 100
     relay_lease_seconds: int = 300

@@ -48,6 +48,19 @@ class ScenarioEmployee(_Model):
     account_name: str | None = Field(default=None, description="the name on the account; default: `name`")
 
 
+class ScenarioPosition(_Model):
+    """A row of an employee's position history (SIASN `rw-jabatan`). An employee with rows here has exactly these
+    as their history; the others have one row, their post now, from their appointment (docs/scenario-format.md)."""
+
+    nip: str
+    unit_id: str
+    position: str = ""
+    eselon: str | None = Field(default=None, description="a structural post (the unit's head) has one")
+    start: date = Field(description="TMT jabatan")
+    acting: bool = Field(default=False, description="Plt.: acting head beside the employee's own post")
+    end: date | None = Field(default=None, description="an acting assignment's last day")
+
+
 class ScenarioIndicator(_Model):
     id: str
     name: str
@@ -147,6 +160,7 @@ class Scenario(_Model):
     documents: list[ScenarioDocument] = []
     attendance: list[ScenarioAttendance] = []
     programmes: list[ScenarioProgramme] = []
+    positions: list[ScenarioPosition] = []
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:

@@ -26,7 +26,7 @@ import respx
 from gateway.connectors.wire import siasn
 from mocks import _personal
 from mocks._common import envelope, not_found
-from mocks.scenario import Scenario, ScenarioEmployee, ScenarioUnit
+from mocks.scenario import Scenario, ScenarioEmployee, ScenarioPosition, ScenarioUnit
 
 STRUKTURAL, FUNGSIONAL_TERTENTU, FUNGSIONAL_UMUM = "1", "2", "4"  # SIASN's jenisJabatan, sent as text
 _FUNGSIONAL = re.compile(r"\b(Ahli (Pertama|Muda|Madya|Utama)|Terampil|Mahir|Penyelia|Pemula)\b|^Pranata "
@@ -120,6 +120,9 @@ class SiasnMock:
         self.utama: dict[str, dict[str, Any]] = {}
         self.jabatan: dict[str, list[dict[str, Any]]] = {}
         self.kinerja: dict[str, list[dict[str, Any]]] = {}
+        history: dict[str, list[ScenarioPosition]] = {}
+        for p in sorted(scenario.positions, key=lambda p: p.start):
+            history.setdefault(p.nip, []).append(p)
         for e in scenario.employees:
             nip = e.nip
             born = e.birth_date or _personal.birth_date(nip)
@@ -144,19 +147,39 @@ class SiasnMock:
                 tkPendidikanTerakhir=schooling, pendidikanTerakhirNama=majors[_draw("pendidikan", nip) % len(majors)],
                 **induk,
             ).model_dump(mode="json")
+            if nip in history:
+                self.jabatan[nip] = [self._row(p, units, opds, p.nip, n) for n, p in enumerate(history[nip])]
+            elif appointed is not None:  # no TMT, no position history: SIASN cannot hold a post without one
+                now = ScenarioPosition(nip=nip, unit_id=e.unit_id, position=position, eselon=e.eselon,
+                                       start=appointed)
+                self.jabatan[nip] = [self._row(now, units, opds, nip, 0, kind=kind)]
             if appointed is None:
-                continue  # no TMT, no position history: SIASN cannot hold a post without one
-            signed = appointed - timedelta(days=7 + _draw("sk", nip) % 21)
-            self.jabatan[nip] = [siasn.RiwayatJabatan(
-                id=_hex_id("jab", nip), nipBaru=nip, unorId=e.unit_id, unorNama=units.get(e.unit_id, ""),
-                namaJabatan=position if kind == STRUKTURAL else "", eselon=e.eselon, tmtJabatan=appointed,
-                nomorSk=f"821.2/{100 + _draw('sk-nomor', nip) % 900}/BKPSDM/{signed.year}",
-                idPns=_hex_id("pns", nip), jenisJabatan=kind, eselonId=_eselon_id(e.eselon), **posts,
-                tanggalSk=_siasn_date(signed), **induk,
-            ).model_dump(mode="json")]
+                continue
             self.kinerja[nip] = [siasn.KinerjaPeriodik(
                 id=_hex_id("skp", nip, str(year)), nipBaru=nip, tahun=year, predikatKinerja=_predikat(nip, year),
             ).model_dump(mode="json") for year in range(max(FIRST_RATED_YEAR, appointed.year), this_year)]
+
+    @staticmethod
+    def _row(p: ScenarioPosition, units: dict[str, str], opds: dict[str, ScenarioUnit], nip: str, n: int, *,
+             kind: str | None = None) -> dict[str, Any]:
+        """One `rw-jabatan` row as SIASN sends it: the post's name where its kind puts it, the SK signed one to
+        four weeks before the TMT."""
+        kind = kind or (STRUKTURAL if p.eselon else FUNGSIONAL_TERTENTU if _FUNGSIONAL.search(p.position)
+                        else FUNGSIONAL_UMUM)
+        name = p.position or "Pelaksana"
+        opd = opds.get(p.unit_id)
+        salt = (nip,) if n == 0 else (nip, str(n))  # the first row as it always was
+        signed = p.start - timedelta(days=7 + _draw("sk", *salt) % 21)
+        acting = {"isPlt": True, "tmtSelesaiPlt": _siasn_date(p.end)} if p.acting else {}
+        return siasn.RiwayatJabatan(
+            id=_hex_id("jab", nip) if n == 0 else _hex_id("jab", nip, str(n)), nipBaru=nip, unorId=p.unit_id,
+            unorNama=units.get(p.unit_id, ""), namaJabatan=name if kind == STRUKTURAL else "", eselon=p.eselon,
+            tmtJabatan=p.start, nomorSk=f"821.2/{100 + _draw('sk-nomor', *salt) % 900}/BKPSDM/{signed.year}",
+            idPns=_hex_id("pns", nip), jenisJabatan=kind, eselonId=_eselon_id(p.eselon),
+            jabatanFungsionalNama=name if kind == FUNGSIONAL_TERTENTU else "",
+            jabatanFungsionalUmumNama=name if kind == FUNGSIONAL_UMUM else "", tanggalSk=_siasn_date(signed),
+            unorIndukId=opd.id if opd else None, unorIndukNama=opd.name if opd else "", **acting,
+        ).model_dump(mode="json", exclude=None if p.acting else {"isPlt", "tmtSelesaiPlt"})
 
     def handle(self, request: httpx.Request, resource: str, nip: str) -> httpx.Response:
         if denied := self.authorise(request, need_sso=True):

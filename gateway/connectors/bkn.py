@@ -172,6 +172,14 @@ class BknClient(HttpBase):
         rows = self._siasn_get(f"/pns/rw-kinerjaperiodik/{nip}") or []
         return [siasn.KinerjaPeriodik.model_validate(r) for r in rows]
 
+    def lookup(self, stream: streams.Stream, nip: str) -> Page:
+        """One employee's rows of a per-NIP stream (`rw-jabatan`, ...), validated as a page of one listing is: a
+        record SIASN does not have (404 "Data tidak ditemukan") is an empty page."""
+        data = self._siasn_get(stream.path.format(nip=nip))
+        rows = [] if data is None else data if isinstance(data, list) else [data]
+        records, _stamps, problems, raw, _keys = stream.rows(rows, 0)
+        return Page(stream.name, records, problems, raw, None, 0, len(rows), rows=len(rows))
+
     def _siasn_get(self, path: str) -> Any:
         """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (upstreams.md)."""
         response = self.request("GET", path, ok=(200, 404))

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.connectors.wire import ekinerja, hr, pekalongan
+from gateway.connectors.wire import ekinerja, hr, pekalongan, siasn
 from gateway.domain import (
     Activity,
     Approval,
@@ -28,6 +28,7 @@ from gateway.domain import (
     Employee,
     Evidence,
     Indicator,
+    Position,
     Problem,
     Programme,
 )
@@ -75,6 +76,7 @@ class Stream:
     label: str = ""  # how a record is named in messages ("bank account of"); default: the name
     needs: str = ""  # what sets its client up, for the message when it is missing
     owner: str = "BKN"  # who to ask about its data, in messages
+    per_nip: bool = False  # asked once per employee (`path` has `{nip}`): SIASN has no listing of its own
 
     @property
     def cursor_name(self) -> str:
@@ -204,7 +206,13 @@ def declare(stream: Stream) -> Stream:
 def enabled(sources: Collection[str], *, per_period: bool) -> list[Stream]:
     """The streams a tenant with these `sources` syncs, reference (`per_period=False`) or per month, in
     declaration order."""
-    return [s for s in STREAMS.values() if s.per_period == per_period and (s.source is None or s.source in sources)]
+    return [s for s in STREAMS.values() if s.per_period == per_period and not s.per_nip
+            and (s.source is None or s.source in sources)]
+
+
+def lookups(sources: Collection[str]) -> list[Stream]:
+    """The per-employee streams (SIASN's `rw-jabatan`, ...) a tenant with these `sources` syncs."""
+    return [s for s in STREAMS.values() if s.per_nip and (s.source is None or s.source in sources)]
 
 
 # e-Kinerja (BKN): docs/contracts/ekinerja.md ----------------------------------------------------------------------
@@ -276,3 +284,18 @@ declare(Stream("bank_account", "hr", "/rekening", hr.Rekening, _bank_account, "b
                ids=("nip",), key="nip", cursor_field=None, per_period=False, source="rekening",
                label="bank account of", needs="set GATEWAY_HR_API_KEY (and GATEWAY_HR_BASE_URL)",
                owner="the HR system"))
+
+
+# SIASN per employee (BKN): docs/contracts/siasn.md ---------------------------------------------------------------
+_KIND_OF_POST = {"1": "struktural", "2": "fungsional", "4": "pelaksana"}
+
+
+def _position(w: siasn.RiwayatJabatan) -> Position:
+    return Position(id=w.id, nip=w.nipBaru, unit_id=w.unorId, post=w.post,
+                    kind=_KIND_OF_POST.get(w.jenisJabatan or "", "struktural" if w.eselon else "pelaksana"),
+                    eselon=w.eselon or None, start=w.tmtJabatan, acting=bool(w.isPlt), end=w.tmtSelesaiPlt)
+
+
+declare(Stream("rw_jabatan", "siasn", "/pns/rw-jabatan/{nip}", siasn.RiwayatJabatan, _position, "position", Position,
+               cursor_field=None, per_period=False, per_nip=True, label="position history row",
+               source="siasn", needs="set the BKN credentials (GATEWAY_BKN_*)"))

@@ -15,6 +15,7 @@ from gateway.domain.models import (
     Employee,
     Evidence,
     Indicator,
+    Position,
     Programme,
     Unit,
 )
@@ -40,7 +41,8 @@ def register(name: str, model: type[BaseModel], key: str = "id") -> RecordKind:
 
 
 for _name, _model in (("unit", Unit), ("indicator", Indicator), ("activity", Activity), ("evidence", Evidence),
-                      ("approval", Approval), ("attendance", Attendance), ("programme", Programme)):
+                      ("approval", Approval), ("attendance", Attendance), ("programme", Programme),
+                      ("position", Position)):
     register(_name, _model)
 register("employee", Employee, key="nip")
 register("bank_account", BankAccount, key="nip")  # the city's HR listing; read by payroll, not by the schemes

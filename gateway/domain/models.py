@@ -52,6 +52,25 @@ class Employee(_Record):
         return value
 
 
+class Position(_Record):
+    """One post an employee held from `start` (SIASN's position history, `rw-jabatan`): until the employee's next
+    position starts. A structural post (`kind` "struktural") heads its unit."""
+
+    id: str
+    nip: NIP
+    unit_id: str
+    post: str = ""
+    kind: str = "pelaksana"  # struktural | fungsional | pelaksana
+    eselon: str | None = None
+    start: date  # TMT jabatan
+    acting: bool = False  # Plt./Plh.: acting in the post, beside a post of their own, until `end`
+    end: date | None = None  # an acting assignment's last day (None: until someone else takes the post)
+
+    @property
+    def heads_unit(self) -> bool:
+        return self.kind == "struktural"
+
+
 class BankAccount(_Record):
     """Where an employee's TPP is transferred, from the city's own HR listing (one account per NIP)."""
 
@@ -211,3 +230,4 @@ class PeriodData(BaseModel):
     checks: tuple[EvidenceCheck, ...]
     attendance: tuple[Attendance, ...] = ()
     programmes: tuple[Programme, ...] = ()
+    positions: tuple[Position, ...] = ()  # the tenant's dated position history (SIASN), every employee's

@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from gateway.mappings._base import Outcome, Scheme, SchemeSettings, compute_in_parts, plan_parts
+from gateway.mappings._checks import supervisor_disagreements
 from gateway.mappings.dki import ClosureCandidate, DkiScheme, DkiSettings, UnitMonth, UnitReport, unit_report
 from gateway.mappings.metro import MetroScheme, MetroSettings
 from gateway.mappings.pekalongan import PekalonganScheme, PekalonganSettings
@@ -32,4 +33,5 @@ def get_scheme(name: str) -> Scheme:
 
 __all__ = ["ClosureCandidate", "DkiScheme", "DkiSettings", "MetroScheme", "MetroSettings", "Outcome",
            "PekalonganScheme", "PekalonganSettings", "Scheme", "SchemeSettings", "UnitMonth", "UnitReport",
-           "available_schemes", "compute_in_parts", "get_scheme", "plan_parts", "unit_report"]
+           "available_schemes", "compute_in_parts", "get_scheme", "plan_parts", "supervisor_disagreements",
+           "unit_report"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 
 from gateway.domain import (
@@ -19,10 +19,12 @@ from gateway.domain import (
     Evidence,
     EvidenceCheck,
     Indicator,
+    Period,
     PeriodData,
     Problem,
     TteConclusion,
 )
+from gateway.domain.org import OrgChart
 
 
 class Refusal(Exception):
@@ -55,11 +57,14 @@ def every_refusal(*checks: Callable[[], None]) -> None:
 
 @dataclass(frozen=True)
 class ActivityRecords:
-    """The period's evidence and approvals by activity id, and verification verdicts by evidence id."""
+    """The period's evidence and approvals by activity id, verification verdicts by evidence id, and the org chart
+    the approvals are judged by (SIASN's position history; empty: e-Kinerja's supervisor throughout)."""
 
     evidence: dict[str, list[Evidence]]
     approvals: dict[str, list[Approval]]
     checks: dict[str, EvidenceCheck]
+    chart: OrgChart = field(default_factory=lambda: OrgChart(()))
+    period_end: date = date.max
 
     @classmethod
     def index(cls, data: PeriodData) -> ActivityRecords:
@@ -76,7 +81,8 @@ class ActivityRecords:
             if len(decisions) > 1:
                 decisions.sort(key=lambda a: (a.decided_at, a.id))
         evidence.default_factory = approvals.default_factory = None  # plain dicts from here on, without a copy
-        return cls(evidence, approvals, {c.evidence_id: c for c in data.checks})
+        return cls(evidence, approvals, {c.evidence_id: c for c in data.checks}, OrgChart(data.positions),
+                   Period.parse(data.period).last)
 
     def evidence_of(self, activity_id: str) -> list[Evidence]:
         return self.evidence.get(activity_id, [])
@@ -85,9 +91,12 @@ class ActivityRecords:
         return self.approvals.get(activity_id, [])
 
 
-def check_approval(emp: Employee, approvals: Sequence[Approval], inputs: list[str]) -> None:
-    """The latest decision of the employee's direct supervisor (atasan langsung) must be an approval."""
-    supervisor = emp.supervisor_nip
+def check_approval(emp: Employee, act: Activity, records: ActivityRecords, inputs: list[str]) -> None:
+    """The latest decision of the employee's direct supervisor (atasan langsung) on the activity's day must be an
+    approval: the one SIASN's position history has in the post that day, else the one e-Kinerja names."""
+    approvals = records.approvals_of(act.id)
+    on_the_day = records.chart.supervisor_on(emp, act.day, records.period_end) if records.chart else None
+    supervisor = on_the_day.nip if on_the_day else emp.supervisor_nip
     latest = None  # the supervisor's latest decision (approvals come in decision order)
     for a in approvals:
         inputs.append(a.id)
@@ -97,9 +106,11 @@ def check_approval(emp: Employee, approvals: Sequence[Approval], inputs: list[st
         raise Refusal("not-approved", "no approval recorded")
     if latest is None:
         others = ", ".join(sorted({a.approver_nip for a in approvals}))
+        when = f" on {act.day:%d-%m-%Y}" if on_the_day and on_the_day.source == "siasn" else ""
+        why = f"; {on_the_day.why}" if on_the_day and on_the_day.why else ""
         raise Refusal("wrong-approver",
-                      f"approved by {others}, who is not the direct supervisor "
-                      f"({supervisor or 'none on record'})", tuple(a.id for a in approvals))
+                      f"approved by {others}, who is not the direct supervisor{when} "
+                      f"({supervisor or 'none on record'}{why})", tuple(a.id for a in approvals))
     if not latest.approved:
         raise Refusal("rejected", "rejected by the direct supervisor", (latest.id,))
 
@@ -164,3 +175,38 @@ def plan_problem(emp: Employee, inds: Sequence[Indicator], period: str) -> Probl
                 message=f"indicator {ind.id} of {emp.nip}: target {ind.target} and weight {ind.weight} must "
                         "be positive; the month is quarantined until the plan is corrected")
     return None
+
+
+def supervisor_disagreements(data: PeriodData) -> list[Problem]:
+    """Employees for whom SIASN's position history names another direct supervisor than e-Kinerja on days they
+    logged approved work: one entry each, for the operator (the history's supervisor is the one the approvals
+    were judged by; nothing is withheld)."""
+    chart = OrgChart(data.positions)
+    if not chart:
+        return []
+    end = Period.parse(data.period).last
+    days: dict[str, set[date]] = {}
+    for act in data.activities:
+        days.setdefault(act.nip, set()).add(act.day)
+    problems = []
+    for emp in sorted(data.employees, key=lambda e: e.nip):
+        differ: dict[str, list[date]] = {}
+        for day in sorted(days.get(emp.nip, ())):
+            found = chart.supervisor_on(emp, day, end)
+            if found.source == "siasn" and found.nip != emp.supervisor_nip:
+                differ.setdefault(found.nip or "", []).append(day)
+        if differ:
+            said = "; ".join(f"{nip} on {_days(d)}" for nip, d in differ.items())
+            problems.append(Problem(
+                record_kind="supervisor", record_id=f"{emp.nip}/{data.period}", nip=emp.nip,
+                rule="supervisor-on-the-day",
+                message=f"e-Kinerja names {emp.supervisor_nip or 'nobody'} as the direct supervisor of {emp.nip}; "
+                        f"SIASN's position history has {said}; the history wins, approvals on those days are "
+                        "judged by it (correct e-Kinerja or SIASN if either is wrong)"))
+    return problems
+
+
+def _days(days: list[date]) -> str:
+    first, last = days[0], days[-1]
+    span = f"{first:%d-%m-%Y}" if first == last else f"{first:%d-%m-%Y}..{last:%d-%m-%Y}"
+    return f"{span} ({len(days)} activity day{'s' if len(days) > 1 else ''})"

@@ -141,7 +141,8 @@ class UnitReport:
 class DkiScheme:
     name: ClassVar[str] = "dki"
     settings_model: ClassVar[type[SchemeSettings]] = DkiSettings
-    inputs: ClassVar[frozenset[str]] = frozenset({"unit", "employee", "activity", "approval"})  # no evidence rule
+    # No evidence rule; the position history judges approvals on the day.
+    inputs: ClassVar[frozenset[str]] = frozenset({"unit", "employee", "activity", "approval", "position"})
 
     def compute(self, data: PeriodData, settings: DkiSettings) -> Outcome:
         return _Computation(data, settings).outcome()
@@ -394,7 +395,7 @@ class _Computation:
             raise Refusal("outside-window",
                           f"entered {act.entered_at.astimezone(WIB).isoformat()}, outside the input window "
                           f"{self.settings.window_start.isoformat()}-{self.settings.window_end.isoformat()} WIB")
-        check_approval(emp, self.records.approvals_of(act.id), inputs)
+        check_approval(emp, act, self.records, inputs)
 
     # eselon II heads: the mean attainment of their subtree ----------------------------------------------------------
     def _sundulan(self, earned: _Earned) -> None:

@@ -72,7 +72,7 @@ class MetroScheme:
     name: ClassVar[str] = "metro"
     settings_model: ClassVar[type[SchemeSettings]] = MetroSettings
     inputs: ClassVar[frozenset[str]] = frozenset(
-        {"unit", "employee", "indicator", "activity", "evidence", "approval", "check"})
+        {"unit", "employee", "indicator", "activity", "evidence", "approval", "check", "position"})
 
     def compute(self, data: PeriodData, settings: MetroSettings) -> Outcome:
         return _Computation(data, settings).run()
@@ -217,7 +217,7 @@ class _Computation:
         return self._result(emp, opd, ceiling, score, amount, lines, inputs, metrics)
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
-        every_refusal(lambda: check_approval(emp, self.records.approvals_of(act.id), inputs),
+        every_refusal(lambda: check_approval(emp, act, self.records, inputs),
                       lambda: self._check_evidence(act, inputs))
 
     def _check_evidence(self, act: Activity, inputs: list[str]) -> None:

@@ -397,7 +397,7 @@ class _Computation:
         return k, lines + refusals
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
-        every_refusal(lambda: check_approval(emp, self.records.approvals_of(act.id), inputs),
+        every_refusal(lambda: check_approval(emp, act, self.records, inputs),
                       lambda: self._check_evidence(act, inputs))
 
     def _check_evidence(self, act: Activity, inputs: list[str]) -> None:

@@ -73,6 +73,7 @@ class SyncReport:
     staged: dict[str, StageCount] = field(default_factory=dict)
     quarantined: int = 0
     resolved: int = 0  # quarantine entries closed because their record came back clean
+    lookups_stopped: str | None = None  # why a per-employee stream stopped for this tick (SIASN failing)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from gateway import feed
 from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError
-from gateway.mappings import compute_in_parts, get_scheme, plan_parts
+from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
 from gateway.outbox import Destination, enqueue_events, enqueue_payroll
 from gateway.progress import Step
 from gateway.stages._base import ComputeReport, Stage, StageContext
@@ -48,6 +48,7 @@ class Compute(Stage):
         waiting: dict[str, list[str]] = {}
         described: dict[str, str] = {}
         candidates: list[Any] = []
+        noticed: list[Problem] = []  # SIASN's supervisor on the day differs from e-Kinerja's: for the operator
         with self.engine.connect() as conn:
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
             release = held_store.released(conn, tenant, period)
@@ -75,6 +76,7 @@ class Compute(Stage):
                                          if c.tte is TteConclusion.UNAVAILABLE)
                     if closures:
                         candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
+                    noticed.extend(supervisor_disagreements(part))
                     yield part
                     done += len(part.employees)
                     self.progress(Step(tenant, "compute", done, staff, "employees", period))
@@ -91,6 +93,7 @@ class Compute(Stage):
 
             outcome = compute_in_parts(scheme, parts(), scheme_settings, keep=keep if release is None else None)
         outcome.problems.extend(cycles)
+        outcome.problems.extend(noticed)
         computed = outcome.results
         if release is None:
             held = {nip: (waiting[nip], _hold_reason(waiting[nip], described)) for nip in sorted(holding)}

@@ -10,13 +10,14 @@ import structlog
 
 from gateway.connectors import Page, streams
 from gateway.domain import Period, Problem
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, UpstreamError
 from gateway.progress import Step
 from gateway.stages._base import Stage, StageContext, SyncReport
 from gateway.store import repository as repo
 from gateway.store.repository import StageCount
 
 log = structlog.get_logger("gateway.pipeline")
+_LOOKUPS_PER_COMMIT = 50
 
 
 class Sync(Stage):
@@ -35,6 +36,8 @@ class Sync(Stage):
         self._sync_reference(tenant, report)
         for month in Period.parse(period).months():
             self._sync_month(tenant, month, report)
+        for stream in streams.lookups(self._tenant(tenant).sources):
+            self._sync_lookups(tenant, stream, report)
         return report
 
     def _streams(self, tenant: str, *, per_period: bool) -> list[streams.Stream]:
@@ -83,6 +86,66 @@ class Sync(Stage):
                                f"{stream.name} {month}" if month else stream.name))
         log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
                  changed=count.changed)
+
+    def _sync_lookups(self, tenant: str, stream: streams.Stream, report: SyncReport) -> None:
+        """A per-employee stream (SIASN's `rw-jabatan`): the employees due (new or changed since they were last
+        asked, then the slow refresh), at most `siasn_lookups_per_sync`, each answer replacing what the store held
+        for that employee; committed every `_LOOKUPS_PER_COMMIT` employees. SIASN failing stops the stream for
+        this tick and nothing else: what was asked is kept, the rest is asked next tick, and until then approvals
+        are judged by what the store holds (e-Kinerja's supervisor for anyone never asked)."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            due = repo.lookups_due(conn, tenant, stream.name, limit=self.settings.siasn_lookups_per_sync,
+                                   refresh_before=now - timedelta(days=self.settings.siasn_refresh_days))
+            held = repo.open_quarantine_ids(conn, tenant, None, stream.name)  # entries a clean answer resolves
+        count = report.staged.setdefault(stream.kind, StageCount())
+        client = self.clients[stream.upstream]
+        done = 0
+        for start in range(0, len(due), _LOOKUPS_PER_COMMIT):
+            answers: dict[str, tuple[str, repo.Encoded, bool]] = {}
+            problems: list[Problem] = []
+            raw: dict[str, Any] = {}
+            try:
+                for nip, digest in due[start:start + _LOOKUPS_PER_COMMIT]:
+                    page = client.lookup(stream, nip)
+                    theirs = [r for r in page.records if getattr(r, "nip", nip) == nip]
+                    wrong = [Problem(record_kind=stream.name, record_id=str(getattr(r, stream.key)), nip=nip,
+                                     rule="wrong-employee", message=f"{stream.label or stream.name} "
+                                     f"{getattr(r, stream.key)}, asked for {nip}, names {getattr(r, 'nip', '?')}; "
+                                     "not used") for r in page.records if getattr(r, "nip", nip) != nip]
+                    # An answer with a refused row is not the whole history: what the store held is kept.
+                    answers[nip] = (digest, repo.encode(theirs), not page.problems and not wrong)
+                    problems.extend(page.problems + wrong)
+                    raw.update(page.raw)
+            except UpstreamError as exc:
+                log.warning("sync.lookups.stopped", tenant=tenant, stream=stream.name, asked=done + len(answers),
+                            due=len(due), error=str(exc))
+                report.lookups_stopped = str(exc)
+                self._store_lookups(tenant, stream, answers, problems, raw, report, count, held)
+                return
+            self._store_lookups(tenant, stream, answers, problems, raw, report, count, held)
+            done += len(answers)
+            self.progress(Step(tenant, "sync", done, len(due), "employees", stream.name))
+        if due:
+            log.info("sync.lookups", tenant=tenant, stream=stream.name, asked=done, new=count.new,
+                     changed=count.changed)
+
+    def _store_lookups(self, tenant: str, stream: streams.Stream,
+                       answers: dict[str, tuple[str, repo.Encoded, bool]],
+                       problems: list[Problem], raw: dict[str, Any], report: SyncReport, count: StageCount,
+                       held: set[str]) -> None:
+        failing = {p.record_id for p in problems}
+        clean = {rid for _d, encoded, _w in answers.values() for item in encoded.items
+                 if (rid := str(getattr(item, stream.key))) in held} - failing
+        with self.engine.begin() as conn:
+            staged = repo.looked_up(conn, tenant, stream.name, stream.kind, answers, self.clock())
+            report.quarantined += repo.add_quarantine(conn, tenant, None, problems, raw, self.clock())
+            if clean:
+                report.resolved += repo.resolve_clean(conn, tenant, None, stream.name, clean, self.clock())
+                held -= clean
+        count.new += staged.new
+        count.changed += staged.changed
+        count.unchanged += staged.unchanged
 
     def _stage_page(self, tenant: str, stream: streams.Stream, period: str | None, page: Page,
                     kept: repo.Encoded, extra_problems: list[Problem], report: SyncReport, count: StageCount,

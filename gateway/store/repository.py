@@ -49,6 +49,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -66,7 +67,7 @@ from gateway.domain import (
 )
 from gateway.domain import kinds as record_kinds
 from gateway.store._safe import safe_id, safe_payload, safe_text
-from gateway.store.tables import evidence_checks, quarantine, records, results, sync_cursors
+from gateway.store.tables import evidence_checks, lookups, quarantine, records, results, sync_cursors
 
 
 class _Models(Mapping[str, type[BaseModel]]):
@@ -86,7 +87,7 @@ class _Models(Mapping[str, type[BaseModel]]):
 KINDS: Mapping[str, type[BaseModel]] = _Models()
 # What `load_period` / `iter_period` can read: the staged kinds a scheme computes from and the evidence checks.
 INPUTS: frozenset[str] = frozenset({"unit", "employee", "indicator", "activity", "evidence", "approval",
-                                    "attendance", "programme", "check"})
+                                    "attendance", "programme", "check", "position"})
 _ROWS_PER_FETCH = 10_000
 
 
@@ -566,7 +567,7 @@ def _period_data(tenant: str, period: str, parts: dict[str, Sequence[Any]]) -> P
     """PeriodData from records rebuilt above (a tuple per field, every field set, as validation would give)."""
     values: dict[str, Any] = {"tenant": tenant, "period": period}
     for name in ("units", "employees", "indicators", "activities", "evidence", "approvals", "checks", "attendance",
-                 "programmes"):
+                 "programmes", "positions"):
         values[name] = tuple(parts.get(name, ()))
     obj = _new(PeriodData)
     _setattr(obj, "__dict__", values)
@@ -579,7 +580,7 @@ def _period_data(tenant: str, period: str, parts: dict[str, Sequence[Any]]) -> P
 # PeriodData field -> the staged kind it holds; "checks" come from the evidence_checks table.
 _FIELD_KIND = {"units": "unit", "employees": "employee", "indicators": "indicator", "activities": "activity",
                "evidence": "evidence", "approvals": "approval", "checks": "check", "attendance": "attendance",
-               "programmes": "programme"}
+               "programmes": "programme", "positions": "position"}
 _PERIOD_KINDS = ("indicator", "activity", "evidence", "approval", "attendance", "programme")
 
 
@@ -606,8 +607,9 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
     """The period's data, whole (`groups` None: one PeriodData, what `load_period` returns) or in parts.
 
     With `groups` (sets of NIPs, e.g. a scheme's `partition`), one PeriodData per group, in order: every part has
-    all units (and programmes, which belong to units); the employees of its group; and the indicators, activities,
-    attendance of those NIPs, with the evidence and approvals of those activities and the checks of that evidence.
+    all units (and programmes, which belong to units) and the whole position history (a supervisor's is needed
+    beside their staff's); the employees of its group; and the indicators, activities, attendance of those NIPs,
+    with the evidence and approvals of those activities and the checks of that evidence.
     Records of a NIP in no group (and evidence or checks whose activity is not staged) go with the first part, so
     the parts together hold exactly the whole. Each kind is read once: rows are routed to their part as they come,
     in id order, and written to a temporary file per part (in `spill_dir`), so memory holds one part at a time.
@@ -617,8 +619,10 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
     units = _read_kind(conn, tenant, "unit", None) if "unit" in wanted else []
     employees = _read_kind(conn, tenant, "employee", None) if "employee" in wanted else []
     programmes = _read_kind(conn, tenant, "programme", months) if "programme" in wanted else []
+    positions = _read_kind(conn, tenant, "position", None) if "position" in wanted else []  # the whole chart
     if groups is None:
-        parts: dict[str, Sequence[Any]] = {"units": units, "employees": employees, "programmes": programmes}
+        parts: dict[str, Sequence[Any]] = {"units": units, "employees": employees, "programmes": programmes,
+                                           "positions": positions}
         for name, kind in _FIELD_KIND.items():
             if name not in parts:
                 parts[name] = (load_checks(conn, tenant, period) if kind == "check" else
@@ -636,7 +640,7 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
         for emp in employees:
             by_part[part_of.get(emp.nip, 0)].append(emp)
         for index in range(len(groups)):
-            parts = {"units": units, "employees": by_part[index], "programmes": programmes}
+            parts = {"units": units, "employees": by_part[index], "programmes": programmes, "positions": positions}
             with _gc_paused():
                 for name, texts in spill.read(index):
                     rebuild = _check_text if name == "checks" else _rebuild(_FIELD_KIND[name]).text
@@ -883,6 +887,46 @@ def load_bank_accounts(conn: Connection, tenant: str, nips: Collection[str] | No
         for rid, payload in conn.execute(base.where(records.c.id.in_(wanted[start:start + 500]))):
             out[rid] = rebuild(payload)
     return out
+
+
+def lookups_due(conn: Connection, tenant: str, stream: str, *, refresh_before: datetime, limit: int
+                ) -> list[tuple[str, str]]:
+    """(NIP, employee record hash) of the staged employees a per-employee stream should ask about next, at most
+    `limit`: first those never asked or whose e-Kinerja record changed since (its hash differs), by NIP; then those
+    last asked before `refresh_before`, oldest first (the slow refresh)."""
+    emp, seen = records.alias("emp"), lookups.alias("seen")
+    fresh = or_(seen.c.nip.is_(None), seen.c.employee_hash != emp.c.content_hash)
+    query = (select(emp.c.id, emp.c.content_hash)
+             .select_from(emp.outerjoin(seen, and_(seen.c.tenant == emp.c.tenant, seen.c.stream == stream,
+                                                   seen.c.nip == emp.c.id)))
+             .where(emp.c.tenant == tenant, emp.c.kind == "employee",
+                    or_(fresh, seen.c.fetched_at < refresh_before))
+             .order_by(case((fresh, 0), else_=1), seen.c.fetched_at, emp.c.id).limit(limit))
+    return [(nip, digest) for nip, digest in conn.execute(query)]
+
+
+def looked_up(conn: Connection, tenant: str, stream: str, kind: str,
+              answers: dict[str, tuple[str, Encoded, bool]], now: datetime) -> StageCount:
+    """Store what a per-employee stream answered for each NIP (NIP -> (employee hash, its records, whether the
+    answer is whole)): the records staged; where the answer is whole, the NIP's earlier records of that kind that
+    it no longer holds removed (the answer is the whole history); every NIP marked asked now."""
+    count = StageCount()
+    nips = [nip for nip, (_d, _e, whole) in answers.items() if whole]
+    if not answers:
+        return count
+    kept: list[str] = []
+    for _digest, encoded, _whole in answers.values():
+        staged = stage(conn, tenant, kind, encoded, None, now)
+        count.new, count.changed, count.unchanged = (count.new + staged.new, count.changed + staged.changed,
+                                                     count.unchanged + staged.unchanged)
+        kept.extend(_record_id(kind, item) for item in encoded.items)
+    conn.execute(records.delete().where(records.c.tenant == tenant, records.c.kind == kind,
+                                        records.c.nip.in_(nips), records.c.id.not_in(kept)))
+    conn.execute(lookups.delete().where(lookups.c.tenant == tenant, lookups.c.stream == stream,
+                                        lookups.c.nip.in_(list(answers))))
+    conn.execute(lookups.insert(), [{"tenant": tenant, "stream": stream, "nip": nip, "employee_hash": digest,
+                                     "fetched_at": now} for nip, (digest, _e, _w) in answers.items()])
+    return count
 
 
 def get_cursor(conn: Connection, tenant: str, stream: str) -> str | None:

@@ -174,6 +174,17 @@ sync_cursors = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Per-employee streams (SIASN has no listing): when each employee was last asked, and their e-Kinerja record's
+# content hash then, so a changed or new employee is asked again and the rest only on the slow refresh (0009).
+lookups = Table(
+    "lookups", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("nip", String(18), primary_key=True),
+    Column("employee_hash", String(64), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+)
+
 # Append-only, hash-chained per tenant (gateway/store/audit.py).
 audit_log = Table(
     "audit_log", metadata,

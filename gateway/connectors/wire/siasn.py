@@ -79,9 +79,9 @@ class RiwayatJabatan(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
-    nipBaru: str
-    unorId: str
+    id: Ident
+    nipBaru: NIP
+    unorId: Ident
     unorNama: str = ""
     namaJabatan: str | None = None  # structural posts; real SIASN sends null for the others
     jabatanFungsionalNama: str | None = None  # fungsional tertentu
@@ -91,6 +91,10 @@ class RiwayatJabatan(BaseModel):
     tmtJabatan: SiasnDate
     tanggalSk: str | None = None
     nomorSk: str | None = None
+    # An acting assignment (Plt.) beside the employee's own post, to its last day. Public clients do not show the
+    # real field names for these; the mock's convention (docs/contracts/siasn.md).
+    isPlt: bool | None = None
+    tmtSelesaiPlt: SiasnDate | None = None
 
     @property
     def post(self) -> str:
