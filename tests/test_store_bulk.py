@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, select
 
 from bench._staging import stage_generated
-from gateway.domain import Activity, BankAccount, Employee, EvidenceCheck, Period, PeriodData, Unit
+from gateway.domain import Activity, BankAccount, Employee, EvidenceCheck, Period, PeriodData, Position, Unit
 from gateway.mappings import DkiScheme, MetroScheme, PekalonganScheme, compute_in_parts, get_scheme, plan_parts
 from gateway.mappings.dki import _is_head, _subtree
 from gateway.store import repository as repo
@@ -26,7 +26,7 @@ from gateway.store.tables import evidence_checks, records
 
 NOW = datetime(2026, 4, 2, 1, 0, tzinfo=UTC)
 FIELDS = ("units", "employees", "indicators", "activities", "evidence", "approvals", "checks", "attendance",
-          "programmes")
+          "programmes", "positions")
 
 
 def reference_load(engine: Engine, tenant: str, period: str) -> PeriodData:
@@ -46,7 +46,7 @@ def reference_load(engine: Engine, tenant: str, period: str) -> PeriodData:
         return PeriodData(tenant=tenant, period=period, units=kind("unit", False), employees=kind("employee", False),
                           indicators=kind("indicator"), activities=kind("activity"), evidence=kind("evidence"),
                           approvals=kind("approval"), checks=checks, attendance=kind("attendance"),
-                          programmes=kind("programme"))
+                          programmes=kind("programme"), positions=kind("position", False))
 
 
 def same_records(ours: tuple[BaseModel, ...], theirs: tuple[BaseModel, ...]) -> None:
@@ -64,6 +64,12 @@ SCENARIOS = [("metro", 150, "2026-03"), ("dki", 150, "2026-Q1"), ("pekalongan", 
 def staged(request: pytest.FixtureRequest, engine: Engine) -> tuple[Engine, str, str]:
     tenant, employees, period = request.param
     stage_generated(engine, tenant, employees, period, seed=3, bad_share=0.05, chunk=700, now=lambda: NOW)
+    with engine.begin() as conn:  # a position history: dates, an eselon, an acting assignment with its end
+        people = repo.staged(conn, tenant, "employee")[:40]
+        repo.stage(conn, tenant, "position", [Position(
+            id=f"J{n:04d}", nip=e.nip, unit_id=e.unit_id, post=e.position, kind="struktural" if e.eselon else
+            "pelaksana", eselon=e.eselon, start=date(2020, 1, 1 + n % 28), acting=n % 7 == 0,
+            end=date(2026, 3, 20) if n % 7 == 0 else None) for n, e in enumerate(people)], None, NOW)
     return engine, tenant, period
 
 
@@ -105,13 +111,14 @@ def test_parts_hold_exactly_the_whole(staged: tuple[Engine, str, str]) -> None:
     assert len(parts) == 3
     for part, group in zip(parts, groups, strict=True):
         assert part.units == whole.units and part.programmes == whole.programmes
+        assert part.positions == whole.positions and whole.positions  # a supervisor's history beside their staff's
         assert {e.nip for e in part.employees} == set(group)
         if part is not parts[0]:  # records of no group's NIP, and orphans, go with the first part
             assert {a.nip for a in part.activities} <= set(group)
             own = {a.id for a in part.activities}
             assert all(r.activity_id in own for r in (*part.evidence, *part.approvals))
     for name in FIELDS:
-        if name in ("units", "programmes"):
+        if name in ("units", "programmes", "positions"):
             continue
         position = {key(r): i for i, r in enumerate(getattr(whole, name))}
         together = [key(r) for part in parts for r in getattr(part, name)]
