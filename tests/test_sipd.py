@@ -196,3 +196,26 @@ def test_an_unwritable_directory_is_a_retryable_failure(tmp_path: Path, engine: 
     with pytest.raises(DeliveryError) as error:
         destination.deliver(row)
     assert error.value.retryable and "SIPD workbook" in str(error.value)
+
+
+def test_nik_birth_date_and_golongan_come_from_siasn(db_url: str, tmp_path: Path, clock: FakeClock) -> None:
+    """e-Kinerja's listing without them (as the real one is): the workbook carries SIASN data-utama's."""
+    bare = Scenario.bundled("metro")
+    bare = bare.model_copy(update={"employees": [e.model_copy(update={"nik": None, "golongan": None})
+                                                 for e in bare.employees]})
+    world = MockWorld(bare)
+    directory = tmp_path / "sipd"
+    pipeline = build_mock_pipeline(sipd_settings(db_url, directory), world, clock=clock, sleep=no_sleep)
+    pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        assert all(e.nik is None and e.golongan is None for e in repo.staged(conn, "metro", "employee"))
+    seen = 0
+    for row in payroll_rows(pipeline.engine):
+        _sheet, values, cells = read(workbook_path(directory, row))
+        for value, cell in zip(values, cells, strict=True):
+            main = world.siasn.utama[value[COL["NIP Pegawai"]]]
+            assert cell[COL["NIK Pegawai"]].value == main["nik"] and cell[COL["NIK Pegawai"]].data_type == "s"
+            assert value[COL["Golongan"]] == main["golRuangAkhir"]
+            assert value[COL["Tanggal Lahir Pegawai"]] == main["tglLahir"]
+            seen += 1
+    assert seen >= 40

@@ -187,3 +187,27 @@ def test_nobody_on_record_in_the_post_that_day_leaves_e_kinerjas_supervisor() ->
     staff = Employee(nip=E, name="E", unit_id="U", supervisor_nip=B, kelas_jabatan=7)
     found = chart.supervisor_on(staff, date(2026, 3, 5), date(2026, 3, 31))
     assert (found.nip, found.source) == (B, "ekinerja")
+
+
+def test_siasn_failing_stops_its_lookups_for_the_tick_and_nothing_else(db_url: str, clock: FakeClock) -> None:
+    """SIASN answers 503 after 10 employees: the month is still computed and paid; what was asked is kept; the
+    next tick asks the rest."""
+    from mocks.faults import Fault
+
+    scenario, _ids = _planted()
+    world = MockWorld(scenario)
+    world.faults.set("siasn.pns", Fault(kind="error", after=10))
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock, sleep=lambda _s: None)
+    report = pipeline.cycle("metro", "2026-03")
+    assert report.sync.lookups_stopped and "503" in report.sync.lookups_stopped
+    first = clock()
+    with pipeline.engine.connect() as conn:
+        assert len(repo.load_results(conn, "metro", "2026-03")) >= 50
+        asked = {nip for nip, _d in repo.lookups_due(conn, "metro", "rw_jabatan", refresh_before=clock(),
+                                                     limit=1000)}
+    assert len(scenario.employees) - len(asked) == 10  # the ten answered are stored, the rest are still due
+    world.faults.clear()
+    clock.advance(hours=1)
+    pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as conn:
+        assert repo.lookups_due(conn, "metro", "rw_jabatan", refresh_before=first, limit=1000) == []

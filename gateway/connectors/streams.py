@@ -28,6 +28,7 @@ from gateway.domain import (
     Employee,
     Evidence,
     Indicator,
+    Person,
     Position,
     Problem,
     Programme,
@@ -299,3 +300,13 @@ def _position(w: siasn.RiwayatJabatan) -> Position:
 declare(Stream("rw_jabatan", "siasn", "/pns/rw-jabatan/{nip}", siasn.RiwayatJabatan, _position, "position", Position,
                cursor_field=None, per_period=False, per_nip=True, label="position history row",
                source="siasn", needs="set the BKN credentials (GATEWAY_BKN_*)"))
+
+
+def _person(w: siasn.DataUtama) -> Person:
+    return Person(nip=w.nipBaru, name=w.nama, nik=w.nik or None, birth_date=w.tglLahir,
+                  golongan=w.golRuangAkhir or None, unit_id=w.unorId or None)
+
+
+declare(Stream("data_utama", "siasn", "/pns/data-utama/{nip}", siasn.DataUtama, _person, "person", Person,
+               ids=("nipBaru", "id"), key="nip", cursor_field=None, per_period=False, per_nip=True,
+               label="SIASN main record of", source="siasn", needs="set the BKN credentials (GATEWAY_BKN_*)"))

@@ -15,6 +15,7 @@ from gateway.domain.models import (
     Employee,
     Evidence,
     Indicator,
+    Person,
     Position,
     Programme,
     Unit,
@@ -46,3 +47,4 @@ for _name, _model in (("unit", Unit), ("indicator", Indicator), ("activity", Act
     register(_name, _model)
 register("employee", Employee, key="nip")
 register("bank_account", BankAccount, key="nip")  # the city's HR listing; read by payroll, not by the schemes
+register("person", Person, key="nip")  # SIASN data-utama; read by payroll

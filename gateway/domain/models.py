@@ -44,12 +44,32 @@ class Employee(_Record):
     @classmethod
     def _birth_date_is_the_nips(cls, value: date | None, info: ValidationInfo) -> date | None:
         # A field validator, not a model validator: a third of the cost, on 65,000 employees a sync.
-        nip = info.data.get("nip")  # absent when the NIP itself was refused
-        if value is not None and nip is not None and value.year * 10000 + value.month * 100 + value.day != int(
-                nip[:8]):
-            raise ValueError(f"birth date {value:%d-%m-%Y} does not agree with NIP {nip}, whose first 8 digits "
-                             f"give {nip[6:8]}-{nip[4:6]}-{nip[0:4]}")
-        return value
+        return _nips_birth_date(value, info)
+
+
+def _nips_birth_date(value: date | None, info: ValidationInfo) -> date | None:
+    nip = info.data.get("nip")  # absent when the NIP itself was refused
+    if value is not None and nip is not None and value.year * 10000 + value.month * 100 + value.day != int(nip[:8]):
+        raise ValueError(f"birth date {value:%d-%m-%Y} does not agree with NIP {nip}, whose first 8 digits "
+                         f"give {nip[6:8]}-{nip[4:6]}-{nip[0:4]}")
+    return value
+
+
+class Person(_Record):
+    """An employee's main record in SIASN (`data-utama`): the civil registry and rank details payroll needs,
+    which SIASN, not e-Kinerja, is the source of."""
+
+    nip: NIP
+    name: str
+    nik: str | None = Field(default=None, pattern=r"^\d{16}$")
+    birth_date: date
+    golongan: str | None = Field(default=None, pattern=r"^(I|II|III|IV)/[a-e]$")
+    unit_id: str | None = None
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date_is_the_nips(cls, value: date, info: ValidationInfo) -> date | None:
+        return _nips_birth_date(value, info)
 
 
 class Position(_Record):

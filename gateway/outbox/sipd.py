@@ -108,16 +108,19 @@ class SipdDestination:
         nips = [line["nip"] for line in lines]
         with self.engine.connect() as conn:
             people = repo.get_records(conn, tenant, "employee", nips)
+            siasn = repo.get_records(conn, tenant, "person", nips)  # SIASN data-utama, where it was asked
             accounts = repo.get_records(conn, tenant, "bank_account", nips)
         out = []
         for line in lines:
             person, account = people.get(line["nip"]), accounts.get(line["nip"])
+            main = siasn.get(line["nip"])  # SIASN is the source of NIK, birth date and golongan; else e-Kinerja's
             out.append(WorkbookLine(
                 nip=line["nip"], name=person.name if person else None,
-                nik=person.nik if person else None, birth_date=person.birth_date if person else None,
+                nik=(main.nik if main and main.nik else person.nik if person else None),
+                birth_date=main.birth_date if main else person.birth_date if person else None,
                 position_type=("Struktural" if person.eselon else None) if person else None,
                 position=person.position if person else None, eselon=person.eselon if person else None,
-                golongan=person.golongan if person else None,
+                golongan=(main.golongan if main and main.golongan else person.golongan if person else None),
                 bank_code=account.bank_code if account else None, bank_name=account.bank_name if account else None,
                 account_number=account.account_number if account else None, amount=int(line["amount"])))
         return out

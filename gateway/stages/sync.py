@@ -37,6 +37,8 @@ class Sync(Stage):
         for month in Period.parse(period).months():
             self._sync_month(tenant, month, report)
         for stream in streams.lookups(self._tenant(tenant).sources):
+            if report.lookups_stopped:
+                break  # SIASN failing: its other per-employee streams wait for the next tick too
             self._sync_lookups(tenant, stream, report)
         return report
 

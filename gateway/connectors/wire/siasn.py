@@ -58,17 +58,17 @@ class DataUtama(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str
-    nipBaru: str
-    nama: str
-    nik: str | None = None  # Nomor Induk Kependudukan, 16 digits
+    id: Ident
+    nipBaru: NIP
+    nama: Name
+    nik: Code | None = None  # Nomor Induk Kependudukan, 16 digits
     tglLahir: SiasnDate
     jenisKelamin: str | None = None
-    unorId: str
+    unorId: Ident
     unorNama: str = ""
     jabatanNama: str = ""
     eselon: str | None = None
-    golRuangAkhir: str | None = None  # e.g. "III/a"
+    golRuangAkhir: Code | None = None  # e.g. "III/a"
     kelas_jabatan: int | None = None
     tmtJabatan: SiasnDate | None = None
     statusPegawai: str = "PNS"
