@@ -96,6 +96,27 @@ def test_an_approval_counts_from_who_held_the_post_on_the_activity_day(db_url: s
     assert report.sync.staged["position"].new == len(positions)
 
 
+def test_gateway_org_shows_the_head_on_each_day(db_url: str, clock: FakeClock) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    scenario, ids = _planted()
+    _cycle(db_url, MockWorld(scenario), clock)
+    unit = next(e.unit_id for e in scenario.employees if e.nip == B_NIP)
+    shown = {}
+    for day in ("2026-03-10", "2026-03-20"):
+        out = CliRunner().invoke(app, ["org", "-t", "metro", "--on", day, "--json"],
+                                 env={"GATEWAY_DATABASE_URL": db_url})
+        assert out.exit_code == 0, out.output
+        shown[day] = next(u for u in json.loads(out.output)["units"] if u["unit_id"] == unit)
+    assert shown["2026-03-10"]["head_nip"] == ids["head"] and shown["2026-03-20"]["head_nip"] == B_NIP
+    bad = CliRunner().invoke(app, ["org", "-t", "metro", "--on", "10-03-2026"], env={"GATEWAY_DATABASE_URL": db_url})
+    assert bad.exit_code == 2 and "is not a day" in bad.output
+
+
 def test_without_the_history_e_kinerjas_supervisor_judges(db_url: str, clock: FakeClock) -> None:
     """Switched off (no "siasn" source): B, whom e-Kinerja names, judges the whole month, as before."""
     scenario, ids = _planted()
@@ -110,39 +131,44 @@ def test_without_the_history_e_kinerjas_supervisor_judges(db_url: str, clock: Fa
     assert _wrong_approver(result, ids["before_by_old"])
 
 
+def _asked(world: MockWorld, resource: str) -> list[str]:
+    """The NIPs SIASN was asked about for `resource` (rw-jabatan, data-utama), in order."""
+    return [str(c.request.url).rsplit("/", 1)[-1] for c in world.router.routes["siasn.pns"].calls
+            if f"/pns/{resource}/" in str(c.request.url)]
+
+
 def test_siasn_is_asked_about_new_and_changed_employees_only(db_url: str, clock: FakeClock) -> None:
     scenario, ids = _planted()
     world = MockWorld(scenario)
-    asked: list[str] = []
-    pipeline, _ = _cycle(db_url, world, clock)
-    first = world.router.routes["siasn.pns"].call_count
-    assert first == len(scenario.employees)  # each employee once
+    _cycle(db_url, world, clock)
+    everyone = sorted(e.nip for e in scenario.employees)
+    assert sorted(_asked(world, "rw-jabatan")) == sorted(_asked(world, "data-utama")) == everyone  # each once
     clock.advance(hours=1)
-    pipeline, _ = _cycle(db_url, world, clock)
-    assert world.router.routes["siasn.pns"].call_count == first  # nobody new or changed: SIASN not asked
-    # One employee's e-Kinerja record changes: only they are asked again.
+    _cycle(db_url, world, clock)
+    assert len(_asked(world, "rw-jabatan")) == len(everyone)  # nobody new or changed: SIASN not asked
+    # One employee's e-Kinerja record changes: only they are asked again, by each per-employee stream.
     world.bkn.load(scenario.model_copy(update={"employees": [
         e.model_copy(update={"position": "Analis Data"}) if e.nip == ids["staff"] else e
         for e in scenario.employees]}))
     clock.advance(hours=1)
     _cycle(db_url, world, clock)
-    calls = world.router.routes["siasn.pns"].calls
-    asked = [str(c.request.url).rsplit("/", 1)[-1] for c in list(calls)[first:]]
-    assert asked == [ids["staff"]]
+    assert _asked(world, "rw-jabatan")[len(everyone):] == _asked(world, "data-utama")[len(everyone):] == [
+        ids["staff"]]
 
 
 def test_the_slow_refresh_asks_everyone_again_after_the_refresh_days(db_url: str, clock: FakeClock) -> None:
     scenario, _ids = _planted()
     world = MockWorld(scenario)
     _cycle(db_url, world, clock, siasn_lookups_per_sync=20)
-    assert world.router.routes["siasn.pns"].call_count == 20  # at most the budget per sync
+    assert len(_asked(world, "rw-jabatan")) == 20  # at most the budget per sync
     for _ in range(2):
         clock.advance(hours=1)
         _cycle(db_url, world, clock, siasn_lookups_per_sync=20)
-    assert world.router.routes["siasn.pns"].call_count == len(scenario.employees)  # 53: the rest, then nothing
+    assert sorted(_asked(world, "rw-jabatan")) == sorted(e.nip for e in scenario.employees)  # 53, each once
     clock.advance(days=31)
     _cycle(db_url, world, clock, siasn_lookups_per_sync=20)
-    assert world.router.routes["siasn.pns"].call_count == len(scenario.employees) + 20  # the oldest, again
+    again = _asked(world, "rw-jabatan")[len(scenario.employees):]
+    assert again == _asked(world, "rw-jabatan")[:20]  # the oldest asked, again, in the order they were first
 
 
 def _pos(nip: str, unit: str, start: date, *, head: bool = False, **kw: object) -> Position:

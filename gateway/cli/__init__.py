@@ -229,6 +229,44 @@ def report(tenant: TenantOpt, period: PeriodOpt,
 
 
 @app.command()
+def org(tenant: TenantOpt,
+        on: Annotated[str, typer.Option("--on", help="the day, YYYY-MM-DD (default: today, WIB)")] = "",
+        as_json: JsonOpt = False) -> None:
+    """The org chart on a day, from SIASN's position history: each unit's head (acting heads marked) and how many
+    people held a post in it."""
+    from datetime import date, datetime
+
+    from gateway.domain import WIB
+    from gateway.domain.org import OrgChart
+
+    try:
+        day = date.fromisoformat(on) if on else datetime.now(WIB).date()
+    except ValueError as exc:
+        raise typer.BadParameter(f"--on {on!r} is not a day (YYYY-MM-DD)") from exc
+    with _engine().connect() as conn:
+        positions = repo.staged(conn, tenant, "position")
+        units = {u.id: u.name for u in repo.staged(conn, tenant, "unit")}
+    chart = OrgChart(positions)
+    heads, staff = chart.chart(day), chart.staff_on(day)
+    rows = [{"unit_id": uid, "unit": units.get(uid, ""), "head_nip": heads[uid][0] if uid in heads else None,
+             "acting": heads[uid][1] if uid in heads else False, "people": len(staff.get(uid, []))}
+            for uid in sorted(set(heads) | set(staff), key=lambda u: (units.get(u, "~"), u))]
+    if as_json:
+        typer.echo(json.dumps({"tenant": tenant, "day": day.isoformat(), "units": rows}, indent=1))
+        return
+    if not positions:
+        console.print(f"{tenant}: no position history stored (is \"siasn\" among its sources, and has it synced?)")
+        return
+    table = Table(title=f"{tenant} on {day:%d-%m-%Y}: {len(heads)} units with a head, {len(positions)} positions")
+    for col in ("unit", "head", "people"):
+        table.add_column(col, justify="right" if col == "people" else "left", overflow="fold")
+    for r in rows:
+        head = (r["head_nip"] + (" (Plt.)" if r["acting"] else "")) if r["head_nip"] else "vacant"
+        table.add_row(escape(r["unit"] or r["unit_id"]), head, str(r["people"]))
+    console.print(table)
+
+
+@app.command()
 def explain(tenant: TenantOpt, period: PeriodOpt,
             nip: Annotated[str, typer.Option(help="the employee's NIP")], as_json: JsonOpt = False) -> None:
     """The arithmetic behind one employee's amount, and every refused activity with its reason."""

@@ -50,14 +50,14 @@ class OrgChart:
             (self._acting if p.acting else own[p.nip]).append(p)
         self._own = {nip: sorted(rows, key=lambda p: (p.start, p.id)) for nip, rows in own.items()}
         self._starts = {nip: [p.start for p in rows] for nip, rows in self._own.items()}
-        # post -> [(start, end or None, nip)], every tenure in that post
-        self._tenures: defaultdict[Post, list[tuple[date, date | None, str]]] = defaultdict(list)
+        # post -> [(start, end (exclusive) or None, nip, acting)], every tenure in that post
+        self._tenures: defaultdict[Post, list[tuple[date, date | None, str, bool]]] = defaultdict(list)
         for nip, rows in self._own.items():
             for here, after in zip(rows, [*rows[1:], None], strict=True):
-                self._tenures[post_of(here)].append((here.start, after.start if after else None, nip))
+                self._tenures[post_of(here)].append((here.start, after.start if after else None, nip, False))
         for p in self._acting:
             self._tenures[post_of(p)].append((p.start, None if p.end is None else date.fromordinal(
-                p.end.toordinal() + 1), p.nip))
+                p.end.toordinal() + 1), p.nip, True))
         self._cache: dict[tuple[str, date], OnTheDay] = {}
 
     def __bool__(self) -> bool:
@@ -74,13 +74,18 @@ class OrgChart:
         at = bisect.bisect_right(starts, day)
         return self._own[nip][at - 1] if at else None
 
-    def holder(self, post: Post, day: date) -> str | None:
-        """Who held `post` on `day`: the latest-started tenure covering the day (acting ones included)."""
-        best: tuple[date, str] | None = None
-        for start, end, nip in self._tenures.get(post, ()):
+    def holding(self, post: Post, day: date) -> tuple[str, bool] | None:
+        """(NIP, acting) of who held `post` on `day`: the latest-started tenure covering the day."""
+        best: tuple[date, str, bool] | None = None
+        for start, end, nip, acting in self._tenures.get(post, ()):
             if start <= day and (end is None or day < end) and (best is None or start > best[0]):
-                best = (start, nip)
-        return best[1] if best else None
+                best = (start, nip, acting)
+        return (best[1], best[2]) if best else None
+
+    def holder(self, post: Post, day: date) -> str | None:
+        """Who held `post` on `day` (acting holders included)."""
+        found = self.holding(post, day)
+        return found[0] if found else None
 
     def head_of(self, unit_id: str, day: date, *, besides: str | None = None) -> str | None:
         """The unit's head on `day` (its structural post's holder), other than `besides`."""
@@ -89,10 +94,22 @@ class OrgChart:
 
     def heads(self, day: date) -> dict[str, str]:
         """Unit id -> its head on `day`, acting heads included: the org chart of that day."""
+        return {unit_id: nip for unit_id, (nip, _acting) in self.chart(day).items()}
+
+    def chart(self, day: date) -> dict[str, tuple[str, bool]]:
+        """Unit id -> (its head on `day`, whether acting), for the units that had one."""
         out = {}
         for (unit_id, _name, kind) in self._tenures:
-            if kind == "struktural" and (nip := self.head_of(unit_id, day)) is not None:
-                out[unit_id] = nip
+            if kind == "struktural" and (found := self.holding((unit_id, "", "struktural"), day)) is not None:
+                out[unit_id] = found
+        return out
+
+    def staff_on(self, day: date) -> dict[str, list[str]]:
+        """Unit id -> the NIPs whose own position on `day` is in it."""
+        out: dict[str, list[str]] = {}
+        for nip in sorted(self._own):
+            if (p := self.position_of(nip, day)) is not None:
+                out.setdefault(p.unit_id, []).append(nip)
         return out
 
     def supervisor_on(self, emp: Employee, day: date, period_end: date) -> OnTheDay:
