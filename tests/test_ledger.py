@@ -236,8 +236,8 @@ def test_compute_withdraws_a_result_it_no_longer_produces_with_the_quarantine_re
     before = {NIPS[0]: result(NIPS[0], 3_400_000), NIPS[1]: result(NIPS[1], 1_000_000)}
     weights = Problem(record_kind="plan", record_id=NIPS[0], rule="weights", nip=NIPS[0],
                       message="weights sum to 110")
-    assert _withdrawn(before, [result(NIPS[1], 1_000_000)], [weights]) == {NIPS[0]: "weights: weights sum to 110"}
-    assert _withdrawn(before, list(before.values()), [weights]) == {}
+    assert _withdrawn(before, {NIPS[1]}, [weights]) == {NIPS[0]: "weights: weights sum to 110"}
+    assert _withdrawn(before, set(before), [weights]) == {}
 
 
 def test_a_dropped_employee_booked_with_a_lost_answer_is_recovered(tmp_path_factory: Any) -> None:

@@ -79,8 +79,14 @@ class MetroScheme:
 
     def partition(self, units: Sequence[Any], employees: Sequence[Employee], settings: MetroSettings,
                   max_employees: int) -> list[list[str]]:
-        """Each employee's result depends on their own records only: runs of NIPs in order."""
-        return pack_groups([[nip] for nip in sorted({e.nip for e in employees})], max_employees)
+        """Each employee's result depends on their own records only, so any grouping computes the same; the parts
+        are whole OPDs (in OPD id order, NIPs in order inside), so that each OPD's payroll batch is one part's. An
+        OPD bigger than `max_employees` is a part of its own; employees under no OPD go together, last."""
+        by_id = {u.id: u for u in units}
+        by_opd: dict[str, list[str]] = defaultdict(list)
+        for nip, unit_id in sorted({e.nip: e.unit_id for e in reversed(employees)}.items()):  # a NIP's first record
+            by_opd[opd_of(by_id, unit_id) or "~"].append(nip)
+        return pack_groups([by_opd[opd] for opd in sorted(by_opd)], max_employees)
 
     def compute_parts(self, parts: Iterable[PeriodData], settings: MetroSettings,
                       keep: Callable[[Result], bool] | None = None) -> Outcome:

@@ -91,36 +91,39 @@ class Compute(Stage):
                     return False
                 return True
 
-            outcome = compute_in_parts(scheme, parts(), scheme_settings, keep=keep if release is None else None)
-        outcome.problems.extend(cycles)
-        outcome.problems.extend(noticed)
-        computed = outcome.results
-        if release is None:
-            held = {nip: (waiting[nip], _hold_reason(waiting[nip], described)) for nip in sorted(holding)}
-        else:  # released by an operator: unchecked evidence counts as refused, and the explanation says so
-            held = {}
-            computed = [_released(r, waiting[r.nip], release) if r.nip in waiting else r for r in computed]
-        report = ComputeReport(results=len(computed), held=len(held))
-        now = self.clock()
-        changed = [r for r in computed if before.get(r.nip) != r]
-        withdrawn = _withdrawn(before, computed, outcome.problems, kept=set(held))
-        publish = "feed" in self.destinations
-        with self.engine.begin() as conn:  # results, their audit entries and outbox rows commit together
-            # Written in slices (a multiple of the feed's 500 events a row, so the rows are the same): what is
-            # built for the audit log and the feed is one slice's worth at a time, not a city's.
-            for start in range(0, len(computed), _SLICE):
-                repo.save_results(conn, computed[start:start + _SLICE], now)
+            # Each part's results, their audit entries, feed events and payroll rows commit together, part by
+            # part (the parts are whole OPDs where the scheme splits, so an OPD's payroll batch is one part's).
+            # What a run decides about the whole period (results withdrawn, holds, quarantine, closures) commits
+            # only once every part has: a run killed between parts leaves the committed parts, which the next run
+            # computes again to the same results (nothing audited, published or booked twice), and decides nothing
+            # about the rest.
+            now = self.clock()
+            report = ComputeReport()
+            problems: list[Problem] = []
+            produced: set[str] = set()
+            publish = "feed" in self.destinations
+            for part in parts():
+                outcome = compute_in_parts(scheme, iter((part,)), scheme_settings,
+                                           keep=keep if release is None else None)
+                del part
+                problems.extend(outcome.problems)
+                computed = outcome.results if release is None else [  # released: unchecked evidence refused
+                    _released(r, waiting[r.nip], release) if r.nip in waiting else r for r in outcome.results]
+                del outcome
+                produced.update(r.nip for r in computed)
+                report.results += len(computed)
+                report.batches += self._write_part(conn, tenant, period, computed, before, now, publish)
+                conn.commit()
+                del computed
+        problems.extend(cycles)
+        problems.extend(noticed)
+        held = ({nip: (waiting[nip], _hold_reason(waiting[nip], described)) for nip in sorted(holding)}
+                if release is None else {})
+        report.held = len(held)
+        withdrawn = _withdrawn(before, produced, problems, kept=set(held))
+        with self.engine.begin() as conn:  # what the run decided about the whole period, once every part is in
             repo.withdraw_results(conn, tenant, period, withdrawn, now)
             newly_held = held_store.replace(conn, tenant, period, held, now)
-            for start in range(0, len(changed), _SLICE):
-                part = changed[start:start + _SLICE]
-                audit.append(conn, tenant, "gateway", "result.computed", [
-                    (r.nip, _audit_details(r, before.get(r.nip))) for r in part], now)
-                if publish:
-                    enqueue_events(conn, tenant, period, [feed.event(
-                        feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
-                            "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
-                        f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in part], now)
             gone = sorted(withdrawn.items())
             for start in range(0, len(gone), _SLICE):
                 audit.append(conn, tenant, "gateway", "result.withdrawn", [
@@ -131,15 +134,34 @@ class Compute(Stage):
                 audit.append(conn, tenant, "gateway", "result.held", [
                     (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
                     for nip in newly[start:start + _SLICE]], now)
-            report.quarantined = repo.add_quarantine(conn, tenant, period, outcome.problems, None, now)
-            report.resolved = repo.resolve_absent(conn, tenant, period, outcome.problems, now)
-            report.batches = enqueue_payroll(conn, tenant, period, computed, now)
+            report.quarantined = repo.add_quarantine(conn, tenant, period, problems, None, now)
+            report.resolved = repo.resolve_absent(conn, tenant, period, problems, now)
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
+
+    def _write_part(self, conn: Any, tenant: str, period: str, computed: list[Result], before: dict[str, Result],
+                    now: datetime, publish: bool) -> list[str]:
+        """One part's results, the audit entries and feed events of those that changed, and the payroll rows that
+        bring payroll to them, on `conn` (committed by the caller). Written in slices (a multiple of the feed's
+        500 events a row, so the rows are the same): what is built for the audit log and the feed is one slice's
+        worth at a time."""
+        for start in range(0, len(computed), _SLICE):
+            repo.save_results(conn, computed[start:start + _SLICE], now)
+        changed = [r for r in computed if before.get(r.nip) != r]
+        for start in range(0, len(changed), _SLICE):
+            part = changed[start:start + _SLICE]
+            audit.append(conn, tenant, "gateway", "result.computed", [
+                (r.nip, _audit_details(r, before.get(r.nip))) for r in part], now)
+            if publish:
+                enqueue_events(conn, tenant, period, [feed.event(
+                    feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
+                        "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
+                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in part], now)
+        return enqueue_payroll(conn, tenant, period, computed, now)
 
 
 def reads_verdicts(scheme: Any) -> bool:
@@ -184,11 +206,12 @@ def _released(result: Result, evidence_ids: list[str], release: held_store.Relea
     return result.model_copy(update={"lines": (*result.lines, line)})
 
 
-def _withdrawn(before: dict[str, Result], results: list[Result], problems: list[Problem], *,
+def _withdrawn(before: dict[str, Result], computed: Collection[str], problems: list[Problem], *,
                kept: Collection[str] = ()) -> dict[str, str]:
-    """Stored results the latest computation no longer produces, each with the reason it gives (the problems
-    that name the employee), so that they stop being current. Held employees (`kept`) keep theirs."""
-    produced = {r.nip for r in results} | set(kept)
+    """Stored results the latest computation no longer produces (`computed`: the NIPs it produced), each with the
+    reason it gives (the problems that name the employee), so that they stop being current. Held employees
+    (`kept`) keep theirs."""
+    produced = set(computed) | set(kept)
     why: dict[str, list[str]] = {}
     for p in problems:
         nip = p.nip or (p.record_id[:18] if p.record_id[:18].isdigit() else None)
