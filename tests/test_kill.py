@@ -70,6 +70,7 @@ def test_sigkilled_compute_and_relay_never_book_a_line_twice(tmp_path: Path) -> 
                 "GATEWAY_HTTP_MAX_ATTEMPTS": "2", "GATEWAY_HTTP_TIMEOUT_SECONDS": "1",
                 "GATEWAY_RELAY_LEASE_SECONDS": str(LEASE),
                 "GATEWAY_RELAY_PARALLELISM": "2", "GATEWAY_DAEMON_TENANTS": f'["{TENANT}"]',
+                "GATEWAY_RATE_LIMITS": "{}",  # the served mock unpaced: SIASN's 1/second would pace every lookup
                 "PYTHONPATH": str(ROOT)}
         _finish(_worker(base, "prepare"))
         # Answers lost after booking on a share of submissions: the relay's retry must not book again.
