@@ -111,8 +111,9 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     own_payroll = {name: PayrollDestination(clients.payroll) for name, (_s, clients) in own.items()}
     destinations: dict[str, Destination] = {
         "payroll": _payroll(settings, engine, PayrollDestination(deployment.payroll), own_payroll)}
-    if deployment.spbe is not None:
-        destinations["spbe"] = SpbeDestination(deployment.spbe)
+    own_spbe = {name: clients.spbe for name, (_s, clients) in own.items() if clients.spbe is not None}
+    if deployment.spbe is not None or own_spbe:
+        destinations["spbe"] = SpbeDestination(deployment.spbe, own_spbe)
     destinations["feed"] = FeedPublisher(settings.feed_broker_url, settings.feed_exchange)
     every_client = deployment.all + [c for _s, clients in own.values() for c in clients.all]
 

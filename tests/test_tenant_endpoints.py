@@ -31,6 +31,7 @@ def _world(tenant: str) -> MockWorld:
     world.tte.basic = (f"{tenant}-tte", f"{tenant}-tte-pw")
     world.payroll.api_key = f"{tenant}-payroll-key"
     world.hr.api_key = f"{tenant}-hr-key"
+    world.spbe.api_key = f"{tenant}-spbe-key"
     return world
 
 
@@ -59,7 +60,8 @@ def _own(tenant: str, tmp_path: Path, **changes: str) -> dict[str, str]:
               "bkn_sso_client_id": "demo", "bkn_username": f"{tenant}-user", "bkn_password": f"{tenant}-pw",
               "tte_base_url": ep.tte_url, "tte_username": f"{tenant}-tte", "tte_password": f"{tenant}-tte-pw",
               "payroll_base_url": ep.payroll_url, "payroll_api_key": f"{tenant}-payroll-key",
-              "hr_base_url": ep.hr_url, "hr_api_key": f"{tenant}-hr-key"}
+              "hr_base_url": ep.hr_url, "hr_api_key": f"{tenant}-hr-key",
+              "spbe_base_url": ep.spbe_url, "spbe_api_key": f"{tenant}-spbe-key"}
     return values | changes
 
 
@@ -86,6 +88,8 @@ def test_two_tenants_each_reach_their_own_systems_with_their_own_credentials(tmp
         paid = {b.nip for b in world.payroll.ledger}
         assert paid and paid <= own, tenant  # each payroll holds only its own city's employees
         assert world.bkn.calls and world.tte.calls, tenant
+        # Each city's evidence verdicts in its own SPBE audit trail, sent with its own key.
+        assert world.spbe.records and {v.tenant for v in world.spbe.records.values()} == {tenant}, tenant
 
 
 def test_a_tenant_sent_with_another_tenants_credentials_is_refused(tmp_path: Path, clock: FakeClock) -> None:

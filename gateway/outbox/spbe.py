@@ -48,12 +48,22 @@ def enqueue_verdicts(conn: Connection, tenant: str, period: str, verdicts: Seque
 
 
 class SpbeDestination:
-    def __init__(self, client: SpbeClient) -> None:
-        self.client = client
+    """The SPBE audit trail: the deployment's (`client`), or a tenant's own where its section names one (`own`)."""
+
+    def __init__(self, client: SpbeClient | None, own: dict[str, SpbeClient] | None = None) -> None:
+        self.client, self.own = client, own or {}
+
+    def serves(self, tenant: str) -> bool:
+        return tenant in self.own or self.client is not None
 
     def deliver(self, row: dict[str, Any]) -> Delivery:
+        client = self.own.get(row["tenant"], self.client)
+        if client is None:  # a row written while the tenant had an SPBE key: kept until one is configured again
+            raise DeliveryError(f"SPBE verdict batch {row['idempotency_key']}: no SPBE audit trail is configured "
+                                f"for tenant {row['tenant']!r} (GATEWAY_SPBE_API_KEY or its own spbe_api_key)",
+                                retryable=True)
         try:
-            answer = self.client.record(VerdictBatch.model_validate(row["payload"]), row["idempotency_key"])
+            answer = client.record(VerdictBatch.model_validate(row["payload"]), row["idempotency_key"])
         except UpstreamError as exc:
             raise DeliveryError(f"SPBE verdict batch {row['idempotency_key']}: {exc}", retryable=exc.retryable,
                                 answer=exc.body) from exc

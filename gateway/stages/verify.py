@@ -61,7 +61,9 @@ class Verify(Stage):
                        evidence_checks.c.tte.not_in(RECHECKED)).distinct())} if todo else {}
         if not todo:
             return
-        audit = self._tenant(tenant).spbe_audit and "spbe" in self.destinations
+        spbe = self.destinations.get("spbe")
+        audit = self._tenant(tenant).spbe_audit and spbe is not None and getattr(spbe, "serves", lambda _t: True)(
+            tenant)
         workers = max(1, min(self.settings.verify_concurrency, len(todo)))
         offline, required = self._offline_for(tenant), self._tenant(tenant).bsre_required
         log.info("verify.start", tenant=tenant, period=period, documents=len(todo), workers=workers,
