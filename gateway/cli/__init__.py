@@ -35,13 +35,38 @@ def _register_mock_commands() -> None:
 
     app.add_typer(mock_app, name="mock")
 
-TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="tenant (city) name, e.g. metro")]
+def _known_tenant(tenant: str) -> str:
+    """A tenant the settings name; anything else is the operator's mistake: one line, exit 2."""
+    try:
+        known = Settings().tenants
+    except ValueError as exc:  # pydantic's ValidationError is one
+        raise typer.BadParameter(f"the settings cannot be read: {str(exc).splitlines()[0]}") from None
+    if tenant not in known:
+        raise typer.BadParameter(f"unknown tenant {tenant!r}; the settings name {', '.join(sorted(known)) or 'none'}")
+    return tenant
+
+
+TenantOpt = Annotated[str, typer.Option("--tenant", "-t", help="tenant (city) name, e.g. metro",
+                                        callback=_known_tenant)]
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help="period: YYYY-MM or YYYY-Qn")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"tpp-gateway {version('tpp-gateway')}")
+        except PackageNotFoundError:
+            typer.echo("tpp-gateway (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress to stderr")] = False,
+          _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                      help="the gateway's version, then exit")] = False,
           ) -> None:
     logsetup.configure("INFO" if verbose else "WARNING")
 
@@ -145,17 +170,29 @@ def run(
     from gateway.pipeline import utc_now
 
     settings = Settings()
+    clock = utc_now
     if mock:
+        from datetime import UTC, datetime, timedelta
+
         from mocks import MockWorld, Scenario
 
-        pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")))
+        bundled = Scenario.bundled("metro")
+        pipeline = build_mock_pipeline(settings, MockWorld(bundled))
+        # The bundled month's own period: the daemon's clock runs as if it were the day after that month's grace
+        # days (today's date would pick today's periods, which the mocks hold nothing for).
+        target = datetime.combine(Period.parse(bundled.period).last + timedelta(days=grace_days + 2),
+                                  datetime.min.time(), UTC) + timedelta(hours=2)
+        offset = target - utc_now()
+
+        def clock() -> datetime:
+            return utc_now() + offset
     else:
         pipeline = build_pipeline(settings)
         if settings.feed_broker_url.startswith("memory://"):
             console.print("[yellow]GATEWAY_FEED_BROKER_URL is memory://: feed events stay inside this process; "
                           "set an amqp:// or redis:// broker for other teams to read them[/yellow]")
     # A mock world holds one tenant's data, as real credentials see only their own instansi.
-    daemon = Daemon(pipeline, clock=utc_now, interval_seconds=interval, grace_days=grace_days,
+    daemon = Daemon(pipeline, clock=clock, interval_seconds=interval, grace_days=grace_days,
                     tenants=["metro"] if mock else None)
     signal.signal(signal.SIGTERM, daemon.stop)
     signal.signal(signal.SIGINT, daemon.stop)
@@ -340,6 +377,11 @@ def quarantine(ctx: typer.Context,
     if tenant is None:
         console.print("[red]missing option --tenant / -t[/red]")
         raise typer.Exit(2)
+    try:
+        _known_tenant(tenant)
+    except typer.BadParameter as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
     with _engine().connect() as conn:
         items = repo.list_quarantine(conn, tenant, _check_period(period) if period else None,
                                      include_resolved=show_all)
@@ -579,6 +621,9 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 _register_mock_commands()
+from gateway.cli import _verbs  # noqa: E402 - the verbs use the options above and register on `app`
+
+_verbs.register(app)
 
 if __name__ == "__main__":
     app()
