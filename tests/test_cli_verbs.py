@@ -31,6 +31,18 @@ def test_gateway_cycle_against_the_served_mock_does_the_whole_month(tmp_path: Pa
         assert again.exit_code == 0 and json.loads(again.output)["batches"] == []  # nothing new to book
         results = runner.invoke(app, ["results", "-t", "metro", "-p", "2026-03", "--json"], env=env)
         assert len([r for r in json.loads(results.output) if "amount" in r and "lines" in r]) == 50
+        shown = runner.invoke(app, ["status", "-t", "metro", "--json"], env=env)
+        assert shown.exit_code == 0, shown.output
+        (status,) = json.loads(shown.output)
+    total = sum(r["amount"] for r in json.loads(results.output) if "lines" in r)
+    assert status["results"] == [{"period": "2026-03", "results": 50, "total": total}]
+    assert {s["stream"] for s in status["streams"]} >= {"ekinerja.pegawai", "ekinerja.aktivitas.2026-03"}
+    assert all(s["age_seconds"] is not None for s in status["streams"])
+    assert {p["stream"]: p["asked"] for p in status["per_employee"]} == {"data_utama": 52, "rw_jabatan": 52}
+    assert status["verification_backlog"] == {}  # every document checked
+    delivered = {(o["destination"], o["status"]): o["rows"] for o in status["outbox"]}
+    assert delivered[("payroll", "delivered")] == 4 and not any(o["status"] == "pending" for o in status["outbox"])
+    assert status["open_quarantine"] and status["payroll_rejected"][0]["lines"] >= 1
 
 
 @pytest.mark.parametrize("args", [

@@ -266,6 +266,48 @@ def report(tenant: TenantOpt, period: PeriodOpt,
 
 
 @app.command()
+def status(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="one tenant (default: every one)")
+                             ] = None, as_json: JsonOpt = False) -> None:
+    """Per tenant: the last sync per stream (cursor, age), SIASN per employee, the verification backlog, open
+    quarantine by rule, results per period, outbox rows by destination and status (oldest waiting's age), and
+    payroll lines rejected."""
+    from gateway.pipeline import utc_now
+    from gateway.store.status import tenant_status
+
+    names = [_known_tenant(tenant)] if tenant else sorted(Settings().tenants)
+    now = utc_now()
+    with _engine().connect() as conn:
+        found = [tenant_status(conn, name, now) for name in names]
+    if as_json:
+        typer.echo(json.dumps(found, indent=1))
+        return
+    for st in found:
+        console.print(f"[bold]{st['tenant']}[/bold]: {st['employees']} employees staged")
+        lines = [f"  sync {s['stream']}: {_age(s['age_seconds'])} ago, cursor {s['cursor']}" for s in st["streams"]]
+        lines += [f"  SIASN {p['stream']}: {p['asked']} of {p['of']} employees asked, oldest answer "
+                  f"{_age(p['oldest_asked_age_seconds'])} old" for p in st["per_employee"]]
+        lines += [f"  verification backlog {period}: {n} documents" for period, n in st["verification_backlog"].items()]
+        lines += [f"  quarantine open, {rule}: {n}" for rule, n in st["open_quarantine"].items()]
+        lines += [f"  results {r['period']}: {r['results']}, {_rupiah(r['total'])}" for r in st["results"]]
+        lines += [f"  outbox {o['destination']} {o['status']}: {o['rows']}" + (
+            f", oldest {_age(o['oldest_age_seconds'])}" if o["oldest_age_seconds"] is not None else "")
+            for o in st["outbox"]]
+        lines += [f"  payroll rejected {r['period']}: {r['lines']} lines, {_rupiah(r['amount'])}"
+                  for r in st["payroll_rejected"]]
+        for line in lines or ["  nothing stored yet"]:
+            console.print(escape(line), soft_wrap=True, highlight=False)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if days else f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
+@app.command()
 def org(tenant: TenantOpt,
         on: Annotated[str, typer.Option("--on", help="the day, YYYY-MM-DD (default: today, WIB)")] = "",
         as_json: JsonOpt = False) -> None:
