@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gateway.errors import ConfigurationError
+
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 
 
@@ -195,7 +197,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         user_file = os.environ.get("GATEWAY_CONFIG_FILE")
         if user_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(user_file)))
+            sources.append(_checked_toml(settings_cls, Path(user_file)))
         sources.append(TomlConfigSettingsSource(settings_cls, toml_file=DEFAULTS_FILE))
         return tuple(sources)
 
@@ -216,3 +218,20 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None
         return self.model_copy(update=update)
+
+
+def _checked_toml(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    """The operator's TOML file, refused with the reason when it is missing, is not TOML (the line said) or names
+    a top-level setting that does not exist (a misspelling would otherwise be ignored: environment variables are
+    read leniently, so the model cannot forbid extras itself). Tenant sections forbid unknown keys themselves."""
+    if not path.is_file():
+        raise ConfigurationError(f"GATEWAY_CONFIG_FILE {path}: no such file")
+    try:
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except ValueError as exc:  # tomllib.TOMLDecodeError: "... (at line 3, column 7)"
+        raise ConfigurationError(f"GATEWAY_CONFIG_FILE {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(source.toml_data) - set(settings_cls.model_fields))
+    if unknown:
+        raise ConfigurationError(f"GATEWAY_CONFIG_FILE {path}: unknown setting(s) {', '.join(unknown)}; see "
+                                 "docs/operations.md for the settings")
+    return source

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 SCENARIOS = Path(__file__).with_name("scenarios")
 
@@ -161,6 +161,13 @@ class Scenario(_Model):
     attendance: list[ScenarioAttendance] = []
     programmes: list[ScenarioProgramme] = []
     positions: list[ScenarioPosition] = []
+
+    @field_validator("period")
+    @classmethod
+    def _a_period(cls, value: str) -> str:
+        from gateway.domain import Period
+
+        return Period.parse(value).label  # a ValueError naming the period and both forms
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:

@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 
 from gateway import logsetup
+from gateway.cli._errors import one_line
 from gateway.domain import Period, ResultStatus
 from gateway.errors import GatewayError
 from gateway.outbox import ledger
@@ -39,8 +40,8 @@ def _known_tenant(tenant: str) -> str:
     """A tenant the settings name; anything else is the operator's mistake: one line, exit 2."""
     try:
         known = Settings().tenants
-    except ValueError as exc:  # pydantic's ValidationError is one
-        raise typer.BadParameter(f"the settings cannot be read: {str(exc).splitlines()[0]}") from None
+    except (ValueError, GatewayError) as exc:  # pydantic's ValidationError is a ValueError
+        raise typer.BadParameter(f"the settings cannot be read: {one_line(exc)}") from None
     if tenant not in known:
         raise typer.BadParameter(f"unknown tenant {tenant!r}; the settings name {', '.join(sorted(known)) or 'none'}")
     return tenant
@@ -102,8 +103,8 @@ def demo(
     try:
         loaded = Scenario.load(scenario) if scenario else Scenario.bundled(tenant)
     except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot load the scenario: {exc}[/red]")
-        raise typer.Exit(2) from exc
+        console.print(f"[red]cannot load the scenario: {escape(one_line(exc))}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
     world = MockWorld(loaded)
     settings = Settings()
     try:
@@ -667,5 +668,12 @@ from gateway.cli import _verbs  # noqa: E402 - the verbs use the options above a
 
 _verbs.register(app)
 
+
+def main() -> None:
+    """The `gateway` command: `app` with every error that reaches the top as one line (gateway/cli/_errors.py)."""
+    from gateway.cli._errors import run as run_app
+
+    run_app(app)
+
 if __name__ == "__main__":
-    app()
+    main()
