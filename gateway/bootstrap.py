@@ -167,10 +167,10 @@ def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination,
 def mock_settings(settings: Settings, world: Any) -> Settings:
     """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
     values = world.endpoints.gateway_settings()
-    update = {name: TypeAdapter(Settings.model_fields[name].annotation).validate_python(value)
-              for name, value in values.items()}
+    update: dict[str, Any] = {name: TypeAdapter(Settings.model_fields[name].annotation).validate_python(value)
+                              for name, value in values.items()}
     # The in-process mocks are not paced unless the caller set budgets itself: a rate budget is for real services.
-    unpaced = {} if "rate_limits" in settings.model_fields_set else {"rate_limits": {}}
+    unpaced: dict[str, Any] = {} if "rate_limits" in settings.model_fields_set else {"rate_limits": {}}
     return settings.model_copy(update=update | {"bkn_sso_token": None} | unpaced)
 
 

@@ -95,7 +95,7 @@ def _opd(opd_id: str, name: str, items: list[Result]) -> OpdSummary:
     with_plans = [r for r in items if "indicators" in r.metrics]
     indicators = sum(int(r.metrics["indicators"]) for r in with_plans) if with_plans else None
     met = sum(int(r.metrics.get("indicators_met", "0")) for r in with_plans) if with_plans else None
-    share = _dec(Fraction(met * 100, indicators)) if indicators else None
+    share = _dec(Fraction((met or 0) * 100, indicators)) if indicators else None
     return OpdSummary(opd_id=opd_id, opd=name, employees=len(items), paid_full=count[ResultStatus.FULL],
                       paid_partly=count[ResultStatus.PARTIAL], paid_nothing=count[ResultStatus.NOTHING],
                       average_score=_dec(average), indicators=indicators, indicators_met=met, share_met=share,

@@ -213,7 +213,7 @@ class Settings(BaseSettings):
             return self
         try:
             values = config.own_values()
-            update = {name: TypeAdapter(type(self).model_fields[name].annotation).validate_python(value)
+            update: dict[str, Any] = {name: TypeAdapter(type(self).model_fields[name].annotation).validate_python(value)
                       for name, value in values.items()}
         except ValueError as exc:
             raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None

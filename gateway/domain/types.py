@@ -87,13 +87,14 @@ def Text(max_length: int) -> type[str]:  # noqa: N802 - reads as a type in annot
                      AfterValidator(_check_text)]
 
 
-Name = Text(200)
+# Written out (not `Text(200)`) so that type checkers read them as the types they are.
+Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_text)]
 """A person's, unit's, position's or programme's name."""
-Description = Text(2000)
+Description = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_check_text)]
 """An activity's description, an indicator's wording."""
-Short = Text(64)
+Short = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_text)]
 """A unit of measure, a file's kind."""
-Code = Text(32)
+Code = Annotated[str, StringConstraints(max_length=32), AfterValidator(_check_text)]
 """A code or short label: eselon, golongan, position group, NIK, kind."""
 
 
@@ -110,20 +111,17 @@ def _decimal_text(int_digits: int, places: int, low: Decimal, high: Decimal, wha
     return AfterValidator(check)
 
 
-def DecimalText(int_digits: int, places: int, low: Decimal, high: Decimal, what: str) -> type[str]:  # noqa: N802
-    """A decimal sent as text: plain digits (at most `int_digits` before the point, `places` after), no exponent,
-    no sign other than a leading minus, within [low, high]. Kept as text on the wire; the record reads it as a
-    `Decimal` that exact arithmetic finishes on in microseconds."""
-    # A cheap cap before the pattern; loose, so a value a few digits too long gets the rule's own message.
-    return Annotated[str, StringConstraints(max_length=100),  # type: ignore[return-value]
-                     _decimal_text(int_digits, places, low, high, what)]
-
-
-Weight = DecimalText(3, 4, Decimal(0), Decimal(100), "weight")
+# A decimal sent as text: plain digits (at most `int_digits` before the point, `places` after), no exponent, no sign
+# other than a leading minus, within [low, high]. Kept as text on the wire; the record reads it as a `Decimal` that
+# exact arithmetic finishes on in microseconds. The 100-character cap is cheap and loose, before the pattern, so a
+# value a few digits too long gets the rule's own message.
+Weight = Annotated[str, StringConstraints(max_length=100), _decimal_text(3, 4, Decimal(0), Decimal(100), "weight")]
 """An indicator's weight in percent: 0 to 100, at most 4 decimals."""
-Target = DecimalText(9, 4, Decimal("0.0001"), Decimal(999_999_999), "target")
+Target = Annotated[str, StringConstraints(max_length=100),
+                   _decimal_text(9, 4, Decimal("0.0001"), Decimal(999_999_999), "target")]
 """An indicator's monthly target: positive, below a billion, at most 4 decimals."""
-Quantity = DecimalText(9, 4, Decimal(0), Decimal(999_999_999), "quantity")
+Quantity = Annotated[str, StringConstraints(max_length=100),
+                     _decimal_text(9, 4, Decimal(0), Decimal(999_999_999), "quantity")]
 """An activity's realised quantity: 0 to below a billion, at most 4 decimals."""
 
 Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=12, decimal_places=8, allow_inf_nan=False)]

@@ -187,13 +187,13 @@ class _Computation:
             counted[act.indicator_id].append(act.id)
         realised = {i.id: whole[i.id] + split[i.id] for i in inds}
 
-        cap, exact = self._cap, self._fraction
+        cap, as_fraction = self._cap, self._fraction
         score = Fraction(0)
         metrics = {"indicators": str(len(inds)),
-                   "indicators_met": str(sum(1 for i in inds if realised[i.id] >= exact(i.target)))}
+                   "indicators_met": str(sum(1 for i in inds if realised[i.id] >= as_fraction(i.target)))}
         for ind in inds:
             inputs.append(ind.id)
-            r, t, w = realised[ind.id], exact(ind.target), exact(ind.weight)
+            r, t, w = realised[ind.id], as_fraction(ind.target), as_fraction(ind.weight)
             ratio = r / t
             achievement = min(ratio, cap)
             points = w * achievement

@@ -465,11 +465,11 @@ class _Computation:
         if att.absent_days:
             groups.append(("absence", "day absent without leave", att.absent_days, Fraction(table.absence_per_day)))
         total = Fraction(0)
-        for code, what, count, deduction in groups:
-            total += count * deduction
+        for code, what, count, share in groups:
+            total += count * share
             lines.append(ExplanationLine(
-                code=f"deduction:{code}", refs=(ref,), rupiah=fraction_text(-rupiah_per_d * count * deduction),
-                text=f"{what}: {count} x {_percent(deduction)} = {_percent(count * deduction)} off D"))
+                code=f"deduction:{code}", refs=(ref,), rupiah=fraction_text(-rupiah_per_d * count * share),
+                text=f"{what}: {count} x {_percent(share)} = {_percent(count * share)} off D"))
         d = max(Fraction(0), 1 - total)
         if total > 1:
             lines.append(ExplanationLine(

@@ -38,14 +38,14 @@ def tenant_status(conn: Connection, tenant: str, now: datetime) -> dict[str, Any
                         select(lookups.c.stream, func.count(), func.min(lookups.c.fetched_at))
                         .where(lookups.c.tenant == tenant).group_by(lookups.c.stream).order_by(lookups.c.stream))]
     check = evidence_checks
-    backlog = dict(conn.execute(
+    backlog: dict[str, int] = dict(conn.execute(
         select(records.c.period, func.count())
         .select_from(records.outerjoin(check, and_(check.c.tenant == records.c.tenant,
                                                    check.c.evidence_id == records.c.id)))
         .where(records.c.tenant == tenant, records.c.kind == "evidence",
                or_(check.c.evidence_id.is_(None), check.c.tte.in_(("UNCHECKED", "UNAVAILABLE"))))
         .group_by(records.c.period).order_by(records.c.period)).all())
-    rules = dict(conn.execute(select(quarantine.c.rule, func.count()).where(
+    rules: dict[str, int] = dict(conn.execute(select(quarantine.c.rule, func.count()).where(
         quarantine.c.tenant == tenant, quarantine.c.resolved_at.is_(None)).group_by(quarantine.c.rule)
         .order_by(quarantine.c.rule)).all())
     periods = [{"period": p, "results": n, "total": int(total or 0)} for p, n, total in conn.execute(
