@@ -237,3 +237,36 @@ def test_siasn_failing_stops_its_lookups_for_the_tick_and_nothing_else(db_url: s
     pipeline.cycle("metro", "2026-03")
     with pipeline.engine.connect() as conn:
         assert repo.lookups_due(conn, "metro", "rw_jabatan", refresh_before=first, limit=1000) == []
+
+
+def test_an_answer_replaces_the_employees_history(db_url: str, clock: FakeClock) -> None:
+    """SIASN's answer is the employee's whole history: a row it no longer sends is gone from the store; a row it
+    refuses (bad date) keeps what the store held and is quarantined."""
+    scenario, ids = _planted()
+    world = MockWorld(scenario)
+    pipeline, _ = _cycle(db_url, world, clock)
+    with pipeline.engine.connect() as conn:
+        assert len([p for p in repo.staged(conn, "metro", "position") if p.nip == ids["head"]]) == 2
+    # The move is taken back in SIASN; e-Kinerja's record of the head changes too, so the head is asked again.
+    fewer = scenario.model_copy(update={
+        "positions": [p for p in scenario.positions if not (p.nip == ids["head"] and p.start == CHANGE)],
+        "employees": [e.model_copy(update={"name": e.name + " S.E."}) if e.nip == ids["head"] else e
+                      for e in scenario.employees]})
+    world.siasn.load(fewer)
+    world.bkn.load(fewer)
+    clock.advance(hours=1)
+    _cycle(db_url, world, clock)
+    with pipeline.engine.connect() as conn:
+        kept = [p for p in repo.staged(conn, "metro", "position") if p.nip == ids["head"]]
+    assert [p.start for p in kept] == [date(2019, 1, 2)]
+    # Now SIASN sends a row the boundary refuses: the stored history stays, the row is quarantined.
+    world.siasn.jabatan[ids["head"]].append({**world.siasn.jabatan[ids["head"]][0], "id": "X" * 32,
+                                              "tmtJabatan": "31-02-2026"})
+    world.bkn.load(scenario)
+    clock.advance(hours=1)
+    _cycle(db_url, world, clock)
+    with pipeline.engine.connect() as conn:
+        still = [p for p in repo.staged(conn, "metro", "position") if p.nip == ids["head"]]
+        refused = [q for q in repo.list_quarantine(conn, "metro") if q["record_kind"] == "rw_jabatan"]
+    assert [p.start for p in still] == [date(2019, 1, 2)]
+    assert refused and refused[0]["record_id"] == "X" * 32
