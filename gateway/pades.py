@@ -65,7 +65,8 @@ def check(document: bytes, roots: tuple[bytes, ...]) -> OfflineVerdict:
     if not embedded:
         return OfflineVerdict(TteConclusion.NO_SIGNATURE, None, (), "no signature")
     anchors = [asn1_x509.Certificate.load(pem.unarmor(r)[2] if pem.detect(r) else r) for r in roots]
-    valid, signer, chain, problems = True, None, (), []
+    valid, signer, problems = True, None, []
+    chain: tuple[str, ...] = ()
     for sig in embedded:
         context = ValidationContext(trust_roots=anchors, allow_fetching=False, revocation_mode="soft-fail")
         try:

@@ -103,10 +103,12 @@ def _opd(opd_id: str, name: str, items: list[Result]) -> OpdSummary:
 
 
 def _dki_units(conn: Connection, tenant: str, config: TenantConfig, period: str) -> tuple[UnitRow, ...]:
-    from gateway.mappings.dki import unit_report
+    from gateway.mappings.dki import DkiSettings, unit_report
 
     scheme = get_scheme(config.scheme)
-    report = unit_report(repo.load_period(conn, tenant, period), scheme.settings_model.model_validate(config.settings))
+    settings = scheme.settings_model.model_validate(config.settings)
+    assert isinstance(settings, DkiSettings), f"tenant {tenant!r}: unit rows are DKI's"
+    report = unit_report(repo.load_period(conn, tenant, period), settings)
     flagged = {c.unit_id for c in report.candidates}
     return tuple(UnitRow(unit_id=row.unit_id, unit=row.unit_name, month=row.month, total_points=_dec(row.total_points),
                          headcount=row.headcount,

@@ -106,7 +106,7 @@ def bring_to(conn: Connection, tenant: str, period: str, targets: Mapping[str, T
     written = []
     for (opd, kind), lines in sorted(batches.items()):
         key = _key(tenant, period, opd, kind, lines)
-        payload = {"tenant": tenant, "period": period, "opd_id": opd, "lines": [
+        payload: dict[str, Any] = {"tenant": tenant, "period": period, "opd_id": opd, "lines": [
             {"line_id": f"{key}:{nip}", "nip": nip, "amount": amount, "kind": kind} for nip, amount, _ in lines]}
         row_id = insert_row(conn, tenant, period, PAYROLL, f"{tenant}/{period}/{opd}", key, payload, now)
         if row_id is None:
@@ -135,6 +135,9 @@ def settle_many(conn: Connection, outcomes: Sequence[tuple[Mapping[str, Any], Ma
     changes no line. A row whose lines all take one fate (the usual case) is settled by its outbox id, together
     with the other rows that take that fate: a claim of a hundred rows costs a few statements, not a hundred."""
     whole: dict[tuple[str, str, str | None, tuple[str, ...]], list[int]] = defaultdict(list)
+    fates: dict[tuple[str, str | None], list[str]]
+    only: tuple[str, ...]
+    reason: str | None
     for row, values, error in outcomes:
         if values.get("status") == "delivered":
             fates, only = _answered_fates(row, values.get("answer")), (PENDING, UNKNOWN, UNSENT)
@@ -167,7 +170,7 @@ def _answered_fates(row: Mapping[str, Any],
     fates: dict[tuple[str, str | None], list[str]] = defaultdict(list)
     for line in row["payload"].get("lines", []):
         seen = answered.get(line["line_id"])
-        fate = _ANSWERED.get(seen.get("status"), PENDING) if seen else ACKNOWLEDGED
+        fate = _ANSWERED.get(str(seen.get("status")), PENDING) if seen else ACKNOWLEDGED
         fates[(fate, seen.get("reason") if seen and fate == REJECTED else None)].append(line["line_id"])
     return fates
 

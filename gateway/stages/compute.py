@@ -44,7 +44,8 @@ class Compute(Stage):
                                      f"{exc}; fix the [tenants.{tenant}] section") from exc
         inputs = getattr(scheme, "inputs", repo.INPUTS)
         reads_checks = reads_verdicts(scheme)  # a scheme that reads no verdicts (DKI) holds nobody for a document
-        closures = hasattr(scheme, "unit_report") and Period.parse(period).is_quarter
+        unit_report: Any = getattr(scheme, "unit_report", None)  # DKI's: closure candidates of a quarter
+        closures = unit_report is not None and Period.parse(period).is_quarter
         waiting: dict[str, list[str]] = {}
         described: dict[str, str] = {}
         candidates: list[Any] = []
@@ -75,7 +76,7 @@ class Compute(Stage):
                         described.update((c.evidence_id, c.tte_description) for c in part.checks
                                          if c.tte is TteConclusion.UNAVAILABLE)
                     if closures:
-                        candidates.extend(scheme.unit_report(part, scheme_settings).candidates)
+                        candidates.extend(unit_report(part, scheme_settings).candidates)
                     noticed.extend(supervisor_disagreements(part))
                     yield part
                     done += len(part.employees)

@@ -38,7 +38,6 @@ from pydantic import BaseModel
 from pydantic_core import SchemaValidator, core_schema
 from sqlalchemy import (
     Connection,
-    Insert,
     String,
     Table,
     Text,
@@ -258,7 +257,7 @@ def _stage(conn: Connection, tenant: str, kind: str, encoded: Encoded, period: s
         # The payload goes in as the canonical JSON text (the column's own serialiser would only write it again).
         rows.append((tenant, kind, rid, period, getattr(item, "nip", None), digest, text.decode(), staged_at))
     if rows:
-        stmt: Insert = dialect_insert(conn, records)
+        stmt = dialect_insert(conn, records)  # sqlite's or postgresql's Insert, both with ON CONFLICT
         _executemany(conn, stmt.on_conflict_do_update(
             index_elements=["tenant", "kind", "id"],
             set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")}),
@@ -290,11 +289,11 @@ def _upsert_postgresql(conn: Connection, tenant: str, kind: str, items: Sequence
     rows = select(literal(tenant, String), literal(kind, String), arrays.c.id, literal(period, String),
                   arrays.c.nip, arrays.c.content_hash, cast(arrays.c.payload, records.c.payload.type),
                   literal(now, records.c.staged_at.type))
-    stmt = postgresql.insert(records).from_select(list(_RECORD_COLUMNS), rows)
-    stmt = stmt.on_conflict_do_update(
+    insert = postgresql.insert(records).from_select(list(_RECORD_COLUMNS), rows)
+    stmt = insert.on_conflict_do_update(
         index_elements=["tenant", "kind", "id"],
-        set_={c: stmt.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")},
-        where=records.c.content_hash.is_distinct_from(stmt.excluded.content_hash),
+        set_={c: insert.excluded[c] for c in ("period", "nip", "content_hash", "payload", "staged_at")},
+        where=records.c.content_hash.is_distinct_from(insert.excluded.content_hash),
     ).returning(records.c.id, literal_column("xmax = 0"))
     written = conn.execute(stmt).all()
     inserted = sum(1 for _, new in written if new)
@@ -541,7 +540,7 @@ def save_checks(conn: Connection, tenant: str, period: str, checks: Iterable[Evi
 def check_details(conn: Connection, tenant: str, evidence_ids: Collection[str]) -> list[dict[str, Any]]:
     """The stored checks of these evidence items, BSrE's verdict and the gateway's own, for `gateway explain`."""
     c = evidence_checks.c
-    rows = []
+    rows: list[dict[str, Any]] = []
     ids = sorted(evidence_ids)
     for start in range(0, len(ids), 500):
         rows.extend(dict(r) for r in conn.execute(select(
@@ -644,7 +643,7 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
             with _gc_paused():
                 for name, texts in spill.read(index):
                     rebuild = _check_text if name == "checks" else _rebuild(_FIELD_KIND[name]).text
-                    parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[union-attr]
+                    parts.setdefault(name, []).extend(rebuild(t) for t in texts)  # type: ignore[attr-defined]
             yield _period_data(tenant, period, parts)
             by_part[index] = []
 

@@ -66,7 +66,7 @@ def _backfill(ledger: sa.Table) -> None:
             fate, reason = {"dead": ("unknown", None)}.get(row.status, ("pending", None))
             if row.status == "delivered":
                 seen = answered.get(line["line_id"], {})
-                fate = {"accepted": "acknowledged", "rejected": "rejected"}.get(seen.get("status"), "pending")
+                fate = {"accepted": "acknowledged", "rejected": "rejected"}.get(str(seen.get("status")), "pending")
                 reason = seen.get("reason")
             rows.append({"tenant": row.tenant, "period": row.period, "nip": line["nip"],
                          "opd_id": row.payload.get("opd_id", ""), "outbox_id": row.id, "line_id": line["line_id"],
