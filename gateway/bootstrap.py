@@ -21,7 +21,7 @@ from gateway.outbox import Destination, PayrollDestination, PayrollRouter, SpbeD
 from gateway.outbox.sipd import SipdDestination
 from gateway.outbox.sipd_workbook import SipdRates
 from gateway.pipeline import Clock, Pipeline, utc_now
-from gateway.settings import Settings
+from gateway.settings import Settings, field_type
 from gateway.stages import Compute, Relaying, StageContext, Sync, Verify
 from gateway.store import make_engine
 
@@ -167,7 +167,7 @@ def _payroll(settings: Settings, engine: Engine, bpkad: PayrollDestination,
 def mock_settings(settings: Settings, world: Any) -> Settings:
     """The settings with the mocks' endpoints and demo credentials (the mocks answer only to these)."""
     values = world.endpoints.gateway_settings()
-    update: dict[str, Any] = {name: TypeAdapter(Settings.model_fields[name].annotation).validate_python(value)
+    update: dict[str, Any] = {name: TypeAdapter(field_type(Settings, name)).validate_python(value)
                               for name, value in values.items()}
     # The in-process mocks are not paced unless the caller set budgets itself: a rate budget is for real services.
     unpaced: dict[str, Any] = {} if "rate_limits" in settings.model_fields_set else {"rate_limits": {}}

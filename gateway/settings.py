@@ -213,7 +213,7 @@ class Settings(BaseSettings):
             return self
         try:
             values = config.own_values()
-            update: dict[str, Any] = {name: TypeAdapter(type(self).model_fields[name].annotation).validate_python(value)
+            update: dict[str, Any] = {name: TypeAdapter(field_type(type(self), name)).validate_python(value)
                       for name, value in values.items()}
         except ValueError as exc:
             raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None
@@ -235,3 +235,8 @@ def _checked_toml(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSet
         raise ConfigurationError(f"GATEWAY_CONFIG_FILE {path}: unknown setting(s) {', '.join(unknown)}; see "
                                  "docs/operations.md for the settings")
     return source
+
+
+def field_type(model: type[BaseModel], name: str) -> Any:
+    """A field's declared type, for a `TypeAdapter` that validates one value of it."""
+    return model.model_fields[name].annotation
