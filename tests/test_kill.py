@@ -14,7 +14,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +31,7 @@ pytestmark = [pytest.mark.kill, pytest.mark.postgres]
 TENANT, PERIOD = "metro", "2026-03"
 KILLS = 20
 LEASE = 2  # seconds: short, so that advancing the workers' clock past it takes rows over
+STATEMENTS = 40  # kill points are drawn from a run's first this many SQL statements
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,10 +50,11 @@ def _config(directory: Path, sla_days: int) -> Path:
     return path
 
 
-def _worker(env: dict[str, str], mode: str, ahead: float = 0.0) -> subprocess.Popen[bytes]:
-    """A worker whose clock runs `ahead` seconds in front of the real one (leases expire by moving it on)."""
-    return subprocess.Popen([sys.executable, "-m", "tests._kill_worker", mode, TENANT, PERIOD, str(ahead)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _worker(env: dict[str, str], mode: str, ahead: float = 0.0, die_after: int = 0) -> subprocess.Popen[bytes]:
+    """A worker whose clock runs `ahead` seconds in front of the real one (leases expire by moving it on), and
+    that SIGKILLs itself after its `die_after`th SQL statement (0: never)."""
+    return subprocess.Popen([sys.executable, "-m", "tests._kill_worker", mode, TENANT, PERIOD, str(ahead),
+                             str(die_after)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _finish(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -80,14 +81,14 @@ def test_sigkilled_compute_and_relay_never_book_a_line_twice(tmp_path: Path) -> 
         for kill in range(KILLS):
             sla = rng.choice((1, 2, 3))
             env = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, sla))}
-            process = _worker(env, "work", ahead)
-            # The moment of the kill (in start-up, compute or the relay): a real process runs in real time, so
-            # where the signal lands is real time too; nothing here waits for a lease or a timeout.
-            time.sleep(rng.uniform(0.3, 3.0))
-            if process.poll() is None:
+            # The moment of the kill: after a chosen SQL statement of compute or the relay (mid-transaction, between
+            # a submission and its record, ...); a worker that finishes first was not killed. Nothing waits.
+            process = _worker(env, "work", ahead, die_after=rng.randint(1, STATEMENTS))
+            _, err = process.communicate(timeout=120)
+            if process.returncode == -signal.SIGKILL:
                 killed_while_running += 1
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
+            else:
+                assert process.returncode == 0, err.decode(errors="replace")[-2000:]
             if kill % 5 == 4:
                 ahead += LEASE + 0.1  # some leases of the killed relays expire, so rows are taken over
         server.world.faults.clear()
