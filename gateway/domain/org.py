@@ -58,7 +58,7 @@ class OrgChart:
         for p in self._acting:
             self._tenures[post_of(p)].append((p.start, None if p.end is None else date.fromordinal(
                 p.end.toordinal() + 1), p.nip, True))
-        self._cache: dict[tuple[str, date], OnTheDay] = {}
+        self._cache: dict[tuple[str, date, date], OnTheDay] = {}
 
     def __bool__(self) -> bool:
         return bool(self._own)
@@ -114,7 +114,7 @@ class OrgChart:
 
     def supervisor_on(self, emp: Employee, day: date, period_end: date) -> OnTheDay:
         """The employee's direct supervisor on `day` (see the module's rules)."""
-        key = (emp.nip, day)
+        key = (emp.nip, day, period_end)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._supervisor_on(emp, day, period_end)
@@ -145,4 +145,18 @@ class OrgChart:
                                          f"{recorded} took it on {theirs.start:%d-%m-%Y}")
 
 
-__all__ = ["OnTheDay", "OrgChart", "Post", "post_of"]
+_LAST: list[tuple[tuple[Position, ...], OrgChart]] = []
+
+
+def chart_of(positions: tuple[Position, ...]) -> OrgChart:
+    """The chart of this history, built once per history object: every part of a computation carries the same
+    tuple, and both the approvals check and the disagreement listing read it (a city's history is sorted once,
+    not twice per part). The tuple is kept with the chart, so its identity cannot be reused by another."""
+    if _LAST and _LAST[0][0] is positions:
+        return _LAST[0][1]
+    chart = OrgChart(positions)
+    _LAST[:] = [(positions, chart)]
+    return chart
+
+
+__all__ = ["OnTheDay", "OrgChart", "Post", "chart_of", "post_of"]

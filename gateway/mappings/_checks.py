@@ -24,7 +24,7 @@ from gateway.domain import (
     Problem,
     TteConclusion,
 )
-from gateway.domain.org import OrgChart
+from gateway.domain.org import OrgChart, chart_of
 
 
 class Refusal(Exception):
@@ -81,7 +81,7 @@ class ActivityRecords:
             if len(decisions) > 1:
                 decisions.sort(key=lambda a: (a.decided_at, a.id))
         evidence.default_factory = approvals.default_factory = None  # plain dicts from here on, without a copy
-        return cls(evidence, approvals, {c.evidence_id: c for c in data.checks}, OrgChart(data.positions),
+        return cls(evidence, approvals, {c.evidence_id: c for c in data.checks}, chart_of(data.positions),
                    Period.parse(data.period).last)
 
     def evidence_of(self, activity_id: str) -> list[Evidence]:
@@ -181,7 +181,7 @@ def supervisor_disagreements(data: PeriodData) -> list[Problem]:
     """Employees for whom SIASN's position history names another direct supervisor than e-Kinerja on days they
     logged approved work: one entry each, for the operator (the history's supervisor is the one the approvals
     were judged by; nothing is withheld)."""
-    chart = OrgChart(data.positions)
+    chart = chart_of(data.positions)
     if not chart:
         return []
     end = Period.parse(data.period).last

@@ -145,9 +145,7 @@ class Sync(Stage):
             if clean:
                 report.resolved += repo.resolve_clean(conn, tenant, None, stream.name, clean, self.clock())
                 held -= clean
-        count.new += staged.new
-        count.changed += staged.changed
-        count.unchanged += staged.unchanged
+        count.add(staged)
 
     def _stage_page(self, tenant: str, stream: streams.Stream, period: str | None, page: Page,
                     kept: repo.Encoded, extra_problems: list[Problem], report: SyncReport, count: StageCount,
@@ -166,9 +164,7 @@ class Sync(Stage):
                 report.resolved += repo.resolve_clean(conn, tenant, period, stream.name, clean, self.clock())
             if cursor_name and page.cursor:
                 repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
-        count.new += staged.new
-        count.changed += staged.changed
-        count.unchanged += staged.unchanged
+        count.add(staged)
         held -= clean
 
 

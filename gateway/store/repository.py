@@ -202,6 +202,10 @@ class StageCount:
     changed: int = 0
     unchanged: int = 0
 
+    def add(self, other: StageCount) -> None:
+        self.new, self.changed, self.unchanged = (self.new + other.new, self.changed + other.changed,
+                                                  self.unchanged + other.unchanged)
+
 
 @dataclass(frozen=True)
 class Encoded:
@@ -618,7 +622,8 @@ def iter_period(conn: Connection, tenant: str, period: str, groups: Sequence[Col
     units = _read_kind(conn, tenant, "unit", None) if "unit" in wanted else []
     employees = _read_kind(conn, tenant, "employee", None) if "employee" in wanted else []
     programmes = _read_kind(conn, tenant, "programme", months) if "programme" in wanted else []
-    positions = _read_kind(conn, tenant, "position", None) if "position" in wanted else []  # the whole chart
+    # The whole history, one tuple that every part carries as it is (`tuple()` of a tuple is itself).
+    positions = tuple(_read_kind(conn, tenant, "position", None)) if "position" in wanted else ()
     if groups is None:
         parts: dict[str, Sequence[Any]] = {"units": units, "employees": employees, "programmes": programmes,
                                            "positions": positions}
@@ -915,9 +920,7 @@ def looked_up(conn: Connection, tenant: str, stream: str, kind: str,
         return count
     kept: list[str] = []
     for _digest, encoded, _whole in answers.values():
-        staged = stage(conn, tenant, kind, encoded, None, now)
-        count.new, count.changed, count.unchanged = (count.new + staged.new, count.changed + staged.changed,
-                                                     count.unchanged + staged.unchanged)
+        count.add(stage(conn, tenant, kind, encoded, None, now))
         kept.extend(_record_id(kind, item) for item in encoded.items)
     conn.execute(records.delete().where(records.c.tenant == tenant, records.c.kind == kind,
                                         records.c.nip.in_(nips), records.c.id.not_in(kept)))
