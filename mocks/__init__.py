@@ -25,7 +25,7 @@ from mocks.faults import Fault, FaultPlan, Faults, FaultTarget
 from mocks.hr import DEMO_HR_KEY, HrMock
 from mocks.payroll import DEMO_API_KEY, PayrollMock
 from mocks.pekalongan import DEMO_PEKALONGAN_KEY, PekalonganMock
-from mocks.scenario import Scenario
+from mocks.scenario import Scenario, ScenarioData, ScenarioFile
 from mocks.siasn import SiasnMock
 from mocks.spbe import DEMO_SPBE_KEY, SpbeMock
 from mocks.tte import DEMO_BASIC, TteMock
@@ -124,11 +124,13 @@ DEMO_CREDENTIALS = {
 class MockWorld:
     """Every upstream of one scenario behind one respx router; `transport()` is the seam the gateway uses.
 
+    `scenario` is a `Scenario`, or a `ScenarioFile` (what `gateway mock serve` and `gateway demo` load: its records
+    are built one at a time as each mock reads them, and its parsed bulk dropped once the mocks are seeded).
     `bkn` replaces the BKN mock built from the scenario (e.g. one loaded with `BknMock.from_records` for a
     benchmark); `faults` is the initial fault plan; `sleep` is what a `slow` fault waits with in process.
     """
 
-    def __init__(self, scenario: Scenario, endpoints: Endpoints = Endpoints(), *, bkn: BknMock | None = None,
+    def __init__(self, scenario: ScenarioData, endpoints: Endpoints = Endpoints(), *, bkn: BknMock | None = None,
                  faults: FaultPlan | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.scenario = scenario
         self.endpoints = endpoints
@@ -152,6 +154,7 @@ class MockWorld:
         self._mount("pekalongan", None, lambda r: self.pekalongan.mount(
             r, eseksama_url=ep.eseksama_url, presensi_url=ep.presensi_url))
         self._mount("hr", None, lambda r: self.hr.mount(r, base_url=ep.hr_url))
+        _seeded(scenario)
         if faults is not None:
             self.faults.load(faults)
 
@@ -173,7 +176,7 @@ class MockWorld:
             self.routes[name] = route
             route.side_effect = self.faults.wrap(name, route.side_effect, target)
 
-    def load(self, scenario: Scenario, *, keep_books: bool = False) -> None:
+    def load(self, scenario: ScenarioData, *, keep_books: bool = False) -> None:
         """Seed every mock from another scenario; payroll's ledger and SPBE's records are emptied unless
         `keep_books`. Issued BKN tokens stay valid."""
         self.scenario = scenario
@@ -183,6 +186,7 @@ class MockWorld:
         self.payroll.load(scenario)
         self.pekalongan.load(scenario)
         self.hr.load(scenario)
+        _seeded(scenario)
         if not keep_books:
             self.payroll.reset()
             self.spbe.records.clear()
@@ -192,6 +196,12 @@ class MockWorld:
         return httpx.MockTransport(self.router.handler)
 
 
+def _seeded(scenario: ScenarioData) -> None:
+    """A scenario file's bulk records are now held, encoded, by the BKN mock alone: drop the parsed copy."""
+    if isinstance(scenario, ScenarioFile):
+        scenario.release()
+
+
 __all__ = ["DEMO_API_KEY", "DEMO_BASIC", "DEMO_CONSUMER", "DEMO_HR_KEY", "DEMO_PEKALONGAN_KEY", "DEMO_SPBE_KEY",
            "DEMO_SSO", "BknMock", "Endpoints", "Fault", "FaultPlan", "Faults", "HrMock", "MockWorld", "PayrollMock",
-           "Scenario", "SpbeMock", "TteMock"]
+           "Scenario", "ScenarioData", "ScenarioFile", "SpbeMock", "TteMock"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +31,25 @@ def envelope(data: Any, count: int | None = None, status: int = 200) -> httpx.Re
     return httpx.Response(status, json=body)
 
 
-def envelope_page(rows: list[Any], count: int) -> bytes:
-    """One listing page, `{"code":1,"count":N,"data":[...]}`, encoded."""
-    return b'{"code":1,"count":%d,"data":%s}' % (count, encode(rows))
+class Encoded:
+    """A JSON value held as its encoded bytes (`encode`'s output) with the few fields a listing sorts and filters
+    by: what a mock keeps of a record it only ever serves, instead of a dict (about half the memory, and a page of
+    them is a join, not an encoding)."""
+
+    __slots__ = ("raw", "stamp", "rid", "period")
+
+    def __init__(self, raw: bytes, stamp: str, rid: str, period: str | None) -> None:
+        self.raw, self.stamp, self.rid, self.period = raw, stamp, rid, period
+
+    def decoded(self) -> Any:
+        return json.loads(self.raw)
+
+
+def envelope_page(rows: Iterable[Any], count: int) -> bytes:
+    """One listing page, `{"code":1,"count":N,"data":[...]}`, encoded: an `Encoded` row as the bytes it holds,
+    anything else encoded now (the same bytes `encode(rows)` would give)."""
+    data = b",".join(r.raw if type(r) is Encoded else encode(r) for r in rows)
+    return b'{"code":1,"count":%d,"data":[%s]}' % (count, data)
 
 
 def not_found() -> httpx.Response:

@@ -8,6 +8,11 @@ rendered on first request and its bytes answered from then on, so a sync benchma
 mock's serialisation. The cache is dropped whenever the data changes through the mock (`load`, `load_records`, a
 `duplicate` or `records-change` fault); code that edits `streams` or `units` in place after the first request
 calls `invalidate()`.
+
+A record loaded from a scenario is held encoded, once (`mocks._common.Encoded`: its JSON bytes, its sort key and
+period), not as a dict: a page is the join of its rows' bytes, nothing is encoded per request, and a city's month
+costs about half the memory. `streams[name]` is a `Rows` list: a row read through it is decoded into a dict that
+takes its place, so code (tests) that edits rows in place and calls `invalidate()` works as on plain dicts.
 """
 
 from __future__ import annotations
@@ -19,18 +24,18 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from random import Random
-from typing import Any
+from typing import Any, SupportsIndex, overload
 
 import httpx
 import respx
 
 from gateway.connectors.wire import ekinerja, siasn
-from mocks._common import envelope_page, json_bytes, not_found, paging, unauthorized
+from mocks._common import Encoded, encode, envelope_page, json_bytes, not_found, paging, unauthorized
 from mocks.faults import Fault
-from mocks.scenario import Scenario, document_bytes
+from mocks.scenario import ScenarioData, document_bytes
 
 DEMO_CONSUMER = ("demo-consumer-key", "demo-consumer-secret")
 DEMO_SSO = ("199001012015031001", "demo-password")
@@ -50,10 +55,124 @@ def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
     return str(row.get("updatedAt")), str(row.get("id") or row.get("nipBaru") or "")
 
 
+def _key(item: Any) -> tuple[str, str]:
+    """The sort key of a row as a stream holds it: encoded, or a dict."""
+    return (item.stamp, item.rid) if type(item) is Encoded else _sort_key(item)
+
+
+def _decoded(item: Any) -> Any:
+    return item.decoded() if type(item) is Encoded else item
+
+
+class _Shared(dict[str, str]):
+    """One str object per distinct value (a month's rows share a handful of stamps and periods)."""
+
+    def __missing__(self, value: str) -> str:
+        self[value] = value
+        return value
+
+
+def _seal(row: dict[str, Any], shared: _Shared) -> Encoded:
+    """A record as the mock keeps it: its bytes, and the key and period its listing sorts and filters by."""
+    stamp, rid = _sort_key(row)
+    period = row.get("periode") or _period_of(row)
+    return Encoded(encode(row), shared[stamp], rid, shared[period] if isinstance(period, str) else period)
+
+
+class Rows(list[Any]):
+    """A stream's rows, sorted by (updatedAt, id): each an `Encoded` record or a dict.
+
+    Reading a row through the list API (index, slice, iteration, comparison, sort) decodes it into a dict that
+    takes its place, so an edit made to it in place is what the next page (after `invalidate()`) serves. The mock
+    itself reads the items as they are (`list.copy(rows)`), decoding nothing."""
+
+    def _open(self, index: SupportsIndex) -> Any:
+        item = list.__getitem__(self, index)
+        if type(item) is Encoded:
+            item = item.decoded()
+            list.__setitem__(self, index, item)
+        return item
+
+    def _open_all(self) -> None:
+        for i in range(len(self)):
+            self._open(i)
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._open(i) for i in range(*index.indices(len(self)))]
+        return self._open(index)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self._open(i)
+
+    def __reversed__(self) -> Iterator[Any]:
+        for i in range(len(self) - 1, -1, -1):
+            yield self._open(i)
+
+    def __eq__(self, other: object) -> bool:
+        self._open_all()
+        return list.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __contains__(self, value: object) -> bool:
+        self._open_all()
+        return list.__contains__(self, value)
+
+    def __repr__(self) -> str:
+        self._open_all()
+        return list.__repr__(self)
+
+    def index(self, value: Any, *args: Any) -> int:
+        self._open_all()
+        return list.index(self, value, *args)
+
+    def count(self, value: Any) -> int:
+        self._open_all()
+        return list.count(self, value)
+
+    def remove(self, value: Any) -> None:
+        self._open_all()
+        list.remove(self, value)
+
+    def pop(self, index: SupportsIndex = -1) -> Any:
+        self._open(index)
+        return list.pop(self, index)
+
+    def copy(self) -> list[Any]:
+        self._open_all()
+        return list.copy(self)
+
+    def sort(self, *, key: Any = None, reverse: bool = False) -> None:
+        self._open_all()
+        list.sort(self, key=key, reverse=reverse)
+
+
+class _Keys:
+    """The sort keys of a stream's items, for bisect, decoding nothing."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[str, str]:
+        return _key(list.__getitem__(self.rows, i))
+
+
 class BknMock:
     """Holds one scenario (or wire records) and answers like SIASN and e-Kinerja would."""
 
-    def __init__(self, scenario: Scenario | None = None, *, consumer: tuple[str, str] = DEMO_CONSUMER,
+    def __init__(self, scenario: ScenarioData | None = None, *, consumer: tuple[str, str] = DEMO_CONSUMER,
                  sso_user: tuple[str, str] = DEMO_SSO, token_lifetime: int = 3600,
                  clock: Callable[[], float] = time.monotonic, page_cache_bytes: int = 2 << 30) -> None:
         self.consumer, self.sso_user, self.token_lifetime, self.clock = consumer, sso_user, token_lifetime, clock
@@ -61,57 +180,68 @@ class BknMock:
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (kind, expiry)
         self._serial = itertools.count(1)
         self._lock = threading.RLock()
-        self._views: dict[ViewKey, list[dict[str, Any]]] = {}
+        self._views: dict[ViewKey, list[Any]] = {}
         self._keys: dict[ViewKey, list[tuple[str, str]]] = {}  # each view's (updatedAt, id), for keyset paging
         self._rewind: dict[str, int] = {}  # stream -> rows the next page repeats (a `duplicate` fault)
         self._pages: dict[tuple[str, str | None, str | None, int, int], bytes] = {}
         self._cached_bytes = 0
         self.renders = 0  # pages encoded since the data last changed (a page served from the cache is not)
         self.calls: list[str] = []
-        self.scenario: Scenario | None = None
+        self.scenario: ScenarioData | None = None
         self.units: list[dict[str, Any]] = []
-        self.streams: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAMS}
+        self.streams: dict[str, Rows] = {name: Rows() for name in STREAMS}
         self.documents: dict[str, bytes] = {}
         if scenario is not None:
             self.load(scenario)
 
     # state ------------------------------------------------------------------------------------------------------
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         # Built unvalidated: the mock serves what the scenario holds, hostile records included (the gateway's
-        # wire models are the ones that refuse them).
+        # wire models are the ones that refuse them). Each record is encoded as it is built and only its bytes
+        # kept (`_seal`): no dict per record outlives the loop.
         stamp = scenario.updated_at
+        shared = _Shared()
         units = [siasn.RefUnor.model_construct(Id=u.id, DiatasanId=u.parent_id, NamaUnor=u.name,
                                                NamaJabatan=u.head_title, EselonId=u.eselon,
                                                PemimpinPnsId=u.head_nip).model_dump(mode="json")
                  for u in scenario.units]
-        streams: dict[str, list[dict[str, Any]]] = {
-            "pegawai": [ekinerja.Pegawai.model_construct(
+        streams: dict[str, Rows] = {
+            "pegawai": Rows(_seal(ekinerja.Pegawai.model_construct(
                 nipBaru=e.nip, nama=e.name, unorId=e.unit_id, atasanNip=e.supervisor_nip,
                 kelas_jabatan=e.kelas_jabatan, jabatanNama=e.position, eselon=e.eselon,
                 kelompokJabatan=e.position_group, nik=e.nik, tglLahir=e.birth_date, golongan=e.golongan,
                 updatedAt=stamp,
-            ).model_dump(mode="json") for e in scenario.employees],
-            "indikator": [ekinerja.Indikator.model_construct(
+            ).model_dump(mode="json"), shared) for e in scenario.employees),
+            "indikator": Rows(_seal(ekinerja.Indikator.model_construct(
                 id=i.id, nip=p.nip, periode=p.period, rhk=p.rhk, indikator=i.name, bobot=str(i.weight),
                 target=str(i.target), satuan=i.unit, updatedAt=stamp,
-            ).model_dump(mode="json") for p in scenario.plans for i in p.indicators],
-            "aktivitas": [ekinerja.Aktivitas.model_construct(
+            ).model_dump(mode="json"), shared) for p in scenario.plans for i in p.indicators),
+        }
+        activity_period: dict[str, str] = {}
+        aktivitas = streams["aktivitas"] = Rows()
+        for a in scenario.activities:
+            activity_period[a.id] = shared[a.date.strftime("%Y-%m")]
+            aktivitas.append(_seal(ekinerja.Aktivitas.model_construct(
                 id=a.id, nip=a.nip, indikatorId=a.indicator_id, tanggal=a.date, jumlah=str(a.quantity),
                 jenis=a.kind, keterangan=a.description, dibuatPada=a.entered_at, updatedAt=stamp,
-            ).model_dump(mode="json") for a in scenario.activities],
-        }
-        activity_period = {a.id: a.date.strftime("%Y-%m") for a in scenario.activities}
-        streams["bukti"] = [ekinerja.Bukti.model_construct(
-            id=b.id, aktivitasId=b.activity_id, jenis=b.kind, sha256=b.sha256, diunggahPada=b.uploaded_at,
-            namaFile=b.filename, lintang=b.latitude, bujur=b.longitude, waktuAmbil=b.captured_at,
-            updatedAt=stamp).model_dump(mode="json") for b in scenario.evidence]
-        streams["persetujuan"] = [ekinerja.Persetujuan.model_construct(
-            id=p.id, aktivitasId=p.activity_id, penyetujuNip=p.approver_nip,
-            status="disetujui" if p.approved else "ditolak", diputuskanPada=p.decided_at, updatedAt=stamp,
-        ).model_dump(mode="json") for p in scenario.approvals]
-        for name in ("bukti", "persetujuan"):
-            for row in streams[name]:
-                row["periode"] = activity_period.get(row["aktivitasId"])
+            ).model_dump(mode="json"), shared))
+        bukti = streams["bukti"] = Rows()
+        for b in scenario.evidence:
+            row = ekinerja.Bukti.model_construct(
+                id=b.id, aktivitasId=b.activity_id, jenis=b.kind, sha256=b.sha256, diunggahPada=b.uploaded_at,
+                namaFile=b.filename, lintang=b.latitude, bujur=b.longitude, waktuAmbil=b.captured_at,
+                updatedAt=stamp).model_dump(mode="json")
+            row["periode"] = activity_period.get(row["aktivitasId"])
+            bukti.append(_seal(row, shared))
+        persetujuan = streams["persetujuan"] = Rows()
+        for p in scenario.approvals:
+            row = ekinerja.Persetujuan.model_construct(
+                id=p.id, aktivitasId=p.activity_id, penyetujuNip=p.approver_nip,
+                status="disetujui" if p.approved else "ditolak", diputuskanPada=p.decided_at, updatedAt=stamp,
+            ).model_dump(mode="json")
+            row["periode"] = activity_period.get(row["aktivitasId"])
+            persetujuan.append(_seal(row, shared))
+        del activity_period
         self._replace(units, streams, document_bytes(scenario))
         self.scenario = scenario
 
@@ -123,7 +253,7 @@ class BknMock:
         unknown = set(streams) - set(STREAMS)
         if unknown:
             raise ValueError(f"unknown e-Kinerja streams {sorted(unknown)}; known: {', '.join(STREAMS)}")
-        rows = {name: list(streams.get(name, ())) for name in STREAMS}
+        rows = {name: Rows(streams.get(name, ())) for name in STREAMS}
         self._replace(list(units), rows, dict(documents or {}))
         self.scenario = None
 
@@ -136,10 +266,10 @@ class BknMock:
         mock.load_records(streams, units=units, documents=documents)
         return mock
 
-    def _replace(self, units: list[dict[str, Any]], streams: dict[str, list[dict[str, Any]]],
+    def _replace(self, units: list[dict[str, Any]], streams: dict[str, Rows],
                  documents: dict[str, bytes]) -> None:
         for rows in streams.values():
-            rows.sort(key=_sort_key)
+            list.sort(rows, key=_key)
         with self._lock:
             self.units, self.streams, self.documents = units, streams, documents
             self.invalidate()
@@ -150,15 +280,16 @@ class BknMock:
             self._views, self._keys, self._pages, self._cached_bytes, self.renders = {}, {}, {}, 0, 0
 
     # pre-encoded pages --------------------------------------------------------------------------------------------
-    def _view(self, stream: str, period: str | None, since: str | None) -> list[dict[str, Any]]:
+    def _view(self, stream: str, period: str | None, since: str | None) -> list[Any]:
+        """The stream's items (encoded or dicts, none decoded) that the filters keep, in order."""
         key = (stream, period, since)
         view = self._views.get(key)
         if view is None:
-            rows = self.units if stream == UNITS else self.streams[stream]
+            rows = list.copy(self.units if stream == UNITS else self.streams[stream])
             if period and stream not in ("pegawai", UNITS):
-                rows = [r for r in rows if (r.get("periode") or _period_of(r)) == period]
+                rows = [r for r in rows if _period(r) == period]
             if since and stream != UNITS:
-                rows = [r for r in rows if r["updatedAt"] >= since]
+                rows = [r for r in rows if (r.stamp if type(r) is Encoded else r["updatedAt"]) >= since]
             if len(self._views) >= 32:  # each sync's cursor makes a view: keep the newest few
                 self._keys.pop(next(iter(self._views)), None)
                 del self._views[next(iter(self._views))]
@@ -172,7 +303,7 @@ class BknMock:
         key = (stream, period, since)
         keys = self._keys.get(key)
         if keys is None:
-            keys = self._keys[key] = [_sort_key(r) for r in self._view(stream, period, since)]
+            keys = self._keys[key] = [_key(r) for r in self._view(stream, period, since)]
         stamp, _, rid = after.partition("|")
         return bisect.bisect_right(keys, (stamp, rid)) + offset
 
@@ -314,16 +445,17 @@ class BknMock:
                 # would skip as many rows as changed; keyset paging (`after`) reads them again at the end.
                 earlier = view[max(0, offset - limit):offset]
                 chosen = rng.sample(earlier, min(fault.records, len(earlier)))
-                stamp = _later(rows[-1]["updatedAt"])
+                last = list.__getitem__(rows, -1)
+                stamp = _later(last.stamp if type(last) is Encoded else last["updatedAt"])
                 for row in chosen:
-                    del rows[_index(rows, row)]
-                    changed = dict(row, updatedAt=stamp)
+                    list.__delitem__(rows, _index(rows, row))
+                    changed = dict(_decoded(row), updatedAt=stamp)
                     if stream == "persetujuan":
                         changed["diputuskanPada"] = stamp
                     else:
                         field, suffix = _CHANGED_FIELD[stream]
                         changed[field] = f"{changed.get(field) or ''}{suffix}"
-                    bisect.insort(rows, changed, key=_sort_key)
+                    list.insert(rows, bisect.bisect_right(_Keys(rows), _sort_key(changed)), changed)
             self.invalidate()
         return True
 
@@ -365,10 +497,10 @@ def _token_body(request: httpx.Request) -> dict[str, Any]:
     return dict(httpx.QueryParams(text))
 
 
-def _index(rows: list[dict[str, Any]], row: dict[str, Any]) -> int:
+def _index(rows: list[Any], row: Any) -> int:
     """Where this very row object sits in the sorted rows (copies with the same key may sit next to it)."""
-    i = bisect.bisect_left(rows, _sort_key(row), key=_sort_key)
-    while rows[i] is not row:
+    i = bisect.bisect_left(_Keys(rows), _key(row))
+    while list.__getitem__(rows, i) is not row:
         i += 1
     return i
 
@@ -377,6 +509,11 @@ def _later(stamp: str) -> str:
     """One second after `stamp`, written the same way (cursors compare these as text)."""
     moved = (datetime.fromisoformat(stamp) + timedelta(seconds=1)).isoformat()
     return moved.replace("+00:00", "Z") if stamp.endswith("Z") else moved
+
+
+def _period(item: Any) -> Any:
+    """The period a period filter matches a row by (its `periode`, else its `tanggal`'s month)."""
+    return item.period if type(item) is Encoded else (item.get("periode") or _period_of(item))
 
 
 def _period_of(row: dict[str, Any]) -> str | None:
@@ -388,4 +525,4 @@ def _period_of(row: dict[str, Any]) -> str | None:
     return None
 
 
-__all__ = ["DEMO_CONSUMER", "DEMO_SSO", "STREAMS", "BknMock"]
+__all__ = ["DEMO_CONSUMER", "DEMO_SSO", "STREAMS", "BknMock", "Rows"]

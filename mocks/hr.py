@@ -16,17 +16,17 @@ import respx
 from gateway.connectors.wire.hr import Rekening
 from mocks._common import paging
 from mocks._personal import bank
-from mocks.scenario import Scenario
+from mocks.scenario import ScenarioData
 
 DEMO_HR_KEY = "demo-hr-key"
 
 
 class HrMock:
-    def __init__(self, scenario: Scenario, *, api_key: str = DEMO_HR_KEY) -> None:
+    def __init__(self, scenario: ScenarioData, *, api_key: str = DEMO_HR_KEY) -> None:
         self.api_key = api_key
         self.load(scenario)
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         self.accounts: list[dict[str, Any]] = []
         for e in scenario.employees:
             if not e.bank_account:

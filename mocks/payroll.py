@@ -22,7 +22,7 @@ from gateway.connectors.wire.payroll import (
     LineStatus,
 )
 from mocks._common import read_idempotent_post, replay
-from mocks.scenario import Scenario
+from mocks.scenario import ScenarioData
 
 DEMO_API_KEY = "demo-payroll-key"
 
@@ -48,7 +48,7 @@ class _Batch:
 
 
 class PayrollMock:
-    def __init__(self, scenario: Scenario, *, api_key: str = DEMO_API_KEY,
+    def __init__(self, scenario: ScenarioData, *, api_key: str = DEMO_API_KEY,
                  budget_per_opd: dict[str, int] | None = None) -> None:
         self.api_key = api_key
         self.budget_per_opd = budget_per_opd or {}
@@ -58,7 +58,7 @@ class PayrollMock:
         self.submissions = 0
         self.load(scenario)
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         """Payroll's register of employees and their bank accounts; batches and the ledger are kept."""
         self.accounts = {e.nip: e.bank_account for e in scenario.employees}
 

@@ -9,17 +9,17 @@ import respx
 
 from gateway.connectors.wire.pekalongan import ProgramSeksama, RekapPresensi
 from mocks._common import paging
-from mocks.scenario import Scenario
+from mocks.scenario import ScenarioData
 
 DEMO_PEKALONGAN_KEY = "demo-pekalongan-key"
 
 
 class PekalonganMock:
-    def __init__(self, scenario: Scenario, *, api_key: str = DEMO_PEKALONGAN_KEY) -> None:
+    def __init__(self, scenario: ScenarioData, *, api_key: str = DEMO_PEKALONGAN_KEY) -> None:
         self.api_key = api_key
         self.load(scenario)
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         self.programmes = [ProgramSeksama.model_construct(
             id_program=p.id, id_bidang=p.unit_id, nama_program=p.name, periode=p.period, target=p.target,
             realisasi=p.realisation).model_dump(mode="json") for p in scenario.programmes]

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import date
+import json
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCENARIOS = Path(__file__).with_name("scenarios")
 
@@ -175,13 +177,155 @@ class Scenario(_Model):
 
     @classmethod
     def bundled(cls, tenant: str) -> Scenario:
-        matches = sorted(SCENARIOS.glob(f"{tenant}-*.json"))
-        if not matches:
-            raise FileNotFoundError(f"no bundled scenario for tenant {tenant!r} in {SCENARIOS}")
-        return cls.load(matches[-1])
+        return cls.load(bundled_path(tenant))
 
 
-def document_bytes(scenario: Scenario) -> dict[str, bytes]:
+class ScenarioData(Protocol):
+    """What the mocks read of a scenario: a `Scenario`, or a `ScenarioFile` that builds each record when read."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def units(self) -> Sequence[ScenarioUnit]: ...
+    @property
+    def employees(self) -> Sequence[ScenarioEmployee]: ...
+    @property
+    def plans(self) -> Sequence[ScenarioPlan]: ...
+    @property
+    def activities(self) -> Sequence[ScenarioActivity]: ...
+    @property
+    def evidence(self) -> Sequence[ScenarioEvidence]: ...
+    @property
+    def approvals(self) -> Sequence[ScenarioApproval]: ...
+    @property
+    def documents(self) -> Sequence[ScenarioDocument]: ...
+    @property
+    def attendance(self) -> Sequence[ScenarioAttendance]: ...
+    @property
+    def programmes(self) -> Sequence[ScenarioProgramme]: ...
+    @property
+    def positions(self) -> Sequence[ScenarioPosition]: ...
+
+
+M = TypeVar("M", bound=BaseModel)
+# The lists of a scenario, by field name, and the model of each record (Scenario's own declarations).
+_SECTIONS: dict[str, type[BaseModel]] = {
+    name: field.annotation.__args__[0]  # type: ignore[union-attr]
+    for name, field in Scenario.model_fields.items() if getattr(field.annotation, "__origin__", None) is list}
+
+
+class Section(Sequence[M], Generic[M]):
+    """One list of a scenario file, held as the parsed JSON; each record is validated by its model when read,
+    and not kept: reading a section twice validates twice, holds nothing."""
+
+    def __init__(self, model: type[M], raw: list[Any], name: str) -> None:
+        self.model, self.raw, self.name = model, raw, name
+
+    def _record(self, i: int, item: Any) -> M:
+        try:
+            return self.model.model_validate(item)
+        except ValidationError as exc:
+            raise ValueError(f"{self.name}[{i}]: {_first_error(exc)}") from None
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    @overload
+    def __getitem__(self, index: int) -> M: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[M]: ...
+    def __getitem__(self, index: int | slice) -> M | Sequence[M]:
+        if isinstance(index, slice):
+            return [self._record(i, self.raw[i]) for i in range(*index.indices(len(self.raw)))]
+        return self._record(index, self.raw[index])
+
+    def __iter__(self) -> Iterator[M]:
+        for i, item in enumerate(self.raw):
+            yield self._record(i, item)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+class ScenarioFile:
+    """A scenario read from its JSON for seeding mocks, without building it: the file's bytes parsed once
+    (`json`), the header validated as `Scenario` validates it, and each list a `Section` whose records are built
+    one at a time as a mock reads them, by the same models. A mock that encodes each record as it reads it
+    (`mocks.bkn`) then holds the only copy; `release()` drops the parsed lists the mocks no longer need.
+
+    The same data as `Scenario.load(path)` gives, record by record (tests/test_mock_memory.py); an invalid record
+    is a ValueError naming it when it is read (`check()` reads them all first)."""
+
+    def __init__(self, data: bytes) -> None:
+        try:  # numbers with a fraction as Decimal, exactly as written (`Scenario.load` reads them losslessly too)
+            parsed = json.loads(data, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("a scenario is a JSON object")
+        raw = {name: parsed.pop(name, []) for name in _SECTIONS}
+        for name, value in raw.items():
+            if not isinstance(value, list):
+                raise ValueError(f"{name}: Input should be a valid list")
+        try:  # the header, with the lists empty: every rule of Scenario's own fields, extra keys refused
+            header = Scenario.model_validate({**parsed, "units": [], "employees": []})
+        except ValidationError as exc:
+            raise ValueError(_first_error(exc)) from None
+        self.tenant, self.period, self.description = header.tenant, header.period, header.description
+        self.updated_at = header.updated_at
+        self.units: Section[ScenarioUnit] = Section(ScenarioUnit, raw["units"], "units")
+        self.employees: Section[ScenarioEmployee] = Section(ScenarioEmployee, raw["employees"], "employees")
+        self.plans: Section[ScenarioPlan] = Section(ScenarioPlan, raw["plans"], "plans")
+        self.activities: Section[ScenarioActivity] = Section(ScenarioActivity, raw["activities"], "activities")
+        self.evidence: Section[ScenarioEvidence] = Section(ScenarioEvidence, raw["evidence"], "evidence")
+        self.approvals: Section[ScenarioApproval] = Section(ScenarioApproval, raw["approvals"], "approvals")
+        self.documents: Section[ScenarioDocument] = Section(ScenarioDocument, raw["documents"], "documents")
+        self.attendance: Section[ScenarioAttendance] = Section(ScenarioAttendance, raw["attendance"],
+                                                               "attendance")
+        self.programmes: Section[ScenarioProgramme] = Section(ScenarioProgramme, raw["programmes"], "programmes")
+        self.positions: Section[ScenarioPosition] = Section(ScenarioPosition, raw["positions"], "positions")
+
+    @classmethod
+    def read(cls, path: str | Path) -> ScenarioFile:
+        return cls(Path(path).read_bytes())
+
+    @classmethod
+    def bundled(cls, tenant: str) -> ScenarioFile:
+        return cls.read(bundled_path(tenant))
+
+    def sections(self) -> dict[str, Section[Any]]:
+        return {name: getattr(self, name) for name in _SECTIONS}
+
+    def check(self) -> None:
+        """Validate every record now (nothing kept): a ValueError naming the first invalid one."""
+        for section in self.sections().values():
+            for _ in section:
+                pass
+
+    def release(self, *names: str) -> None:
+        """Forget the parsed records of these sections (default: the e-Kinerja bulk, held encoded by the BKN mock
+        once it is seeded): they read as empty from now on."""
+        for name in names or ("plans", "activities", "evidence", "approvals", "documents"):
+            getattr(self, name).raw = []
+
+
+def bundled_path(tenant: str) -> Path:
+    matches = sorted(SCENARIOS.glob(f"{tenant}-*.json"))
+    if not matches:
+        raise FileNotFoundError(f"no bundled scenario for tenant {tenant!r} in {SCENARIOS}")
+    return matches[-1]
+
+
+def document_bytes(scenario: ScenarioData) -> dict[str, bytes]:
     """Evidence id -> the bytes BKN serves for it now."""
     pool = {d.id: base64.b64decode(d.content_b64) for d in scenario.documents}
     out = {}
@@ -200,6 +344,7 @@ def sha256_text(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
-__all__ = ["Scenario", "ScenarioActivity", "ScenarioApproval", "ScenarioAttendance", "ScenarioDocument",
+__all__ = ["Scenario", "ScenarioActivity", "ScenarioApproval", "ScenarioAttendance", "ScenarioData",
+           "ScenarioDocument", "ScenarioFile", "Section", "bundled_path",
            "ScenarioEmployee", "ScenarioEvidence", "ScenarioProgramme", "document_bytes",
            "ScenarioIndicator", "ScenarioPlan", "ScenarioSignature", "ScenarioUnit", "sha256_text"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ import respx
 from gateway.connectors.wire import siasn
 from mocks import _personal
 from mocks._common import envelope, not_found
-from mocks.scenario import Scenario, ScenarioEmployee, ScenarioPosition, ScenarioUnit
+from mocks.scenario import ScenarioData, ScenarioEmployee, ScenarioPosition, ScenarioUnit
 
 STRUKTURAL, FUNGSIONAL_TERTENTU, FUNGSIONAL_UMUM = "1", "2", "4"  # SIASN's jenisJabatan, sent as text
 _FUNGSIONAL = re.compile(r"\b(Ahli (Pertama|Muda|Madya|Utama)|Terampil|Mahir|Penyelia|Pemula)\b|^Pranata "
@@ -94,7 +95,7 @@ def _golongan_id(golongan: str | None) -> str | None:
     return f"{_ROMAN[level]}{ord(ruang.lower()) - ord('a') + 1}"
 
 
-def _opds(units: list[ScenarioUnit]) -> dict[str, ScenarioUnit]:
+def _opds(units: Sequence[ScenarioUnit]) -> dict[str, ScenarioUnit]:
     """Unit id -> its OPD (itself for the root and for an OPD); a unit whose chain breaks or loops has none."""
     by_id = {u.id: u for u in units}
     out = {}
@@ -109,11 +110,11 @@ def _opds(units: list[ScenarioUnit]) -> dict[str, ScenarioUnit]:
 
 
 class SiasnMock:
-    def __init__(self, scenario: Scenario, authorise: Any) -> None:
+    def __init__(self, scenario: ScenarioData, authorise: Any) -> None:
         self.authorise = authorise  # BknMock._authorised: the two-token check
         self.load(scenario)
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         units = {u.id: u.name for u in scenario.units}
         opds = _opds(scenario.units)
         this_year = int(scenario.period[:4])

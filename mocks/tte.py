@@ -53,7 +53,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from mocks.scenario import Scenario
+from mocks.scenario import ScenarioData
 from mocks.signing import run_coroutine, trust_roots
 
 DEMO_BASIC = ("esign", "demo-esign-password")
@@ -298,7 +298,7 @@ def _error(status: int, message: str) -> httpx.Response:
 class TteMock:
     """`roots`: the trust anchors, DER or PEM (default: the test Root CA Indonesia of `mocks.signing`)."""
 
-    def __init__(self, scenario: Scenario, *, basic: tuple[str, str] = DEMO_BASIC, roots: list[bytes] | None = None,
+    def __init__(self, scenario: ScenarioData, *, basic: tuple[str, str] = DEMO_BASIC, roots: list[bytes] | None = None,
                  latency_seconds: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> None:
         self.basic = basic
         self.roots = list(roots) if roots is not None else trust_roots()
@@ -317,7 +317,7 @@ class TteMock:
             data = x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER)
         return asn1_x509.Certificate.load(data)
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: ScenarioData) -> None:
         """The scenario only says which documents exist; verdicts come from the bytes, so nothing to precompute."""
         self.scenario = scenario
 

@@ -98,14 +98,15 @@ def demo(
     from gateway.bootstrap import build_mock_pipeline
     from gateway.cli._progress import stage_bars
     from gateway.outbox import ledger
-    from mocks import MockWorld, Scenario
+    from mocks import MockWorld, ScenarioFile
 
-    try:
-        loaded = Scenario.load(scenario) if scenario else Scenario.bundled(tenant)
+    try:  # read, not built: each mock builds the records it holds (mocks.scenario.ScenarioFile)
+        loaded = ScenarioFile.read(scenario) if scenario else ScenarioFile.bundled(tenant)
+        employees = len(loaded.employees)
+        world = MockWorld(loaded)
     except (OSError, ValueError) as exc:
         console.print(f"[red]cannot load the scenario: {escape(one_line(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
-    world = MockWorld(loaded)
     settings = Settings()
     try:
         pipeline = build_mock_pipeline(settings, world)
@@ -132,7 +133,7 @@ def demo(
     table.add_column("what")
     table.add_column("value", justify="right")
     for label, value in [
-        ("employees", len(loaded.employees)),
+        ("employees", employees),
         ("results computed", len(results)),
         ("paid in full", counts[ResultStatus.FULL]),
         ("paid partly", counts[ResultStatus.PARTIAL]),

@@ -33,12 +33,12 @@ def serve_command(
 ) -> None:
     """Serve the BKN, BSrE, payroll, SPBE and city-app mocks over HTTP until Ctrl-C, with /_admin/ endpoints to
     load scenarios, set fault plans and read the payroll ledger."""
-    from mocks import Endpoints, MockWorld, Scenario
+    from mocks import Endpoints, MockWorld, ScenarioFile
     from mocks.faults import FaultPlan
     from mocks.server import bind, serve
 
-    try:
-        loaded = Scenario.load(scenario) if scenario else Scenario.bundled(tenant)
+    try:  # read, not built: each mock builds the records it holds (a city's month fits; mocks.scenario)
+        loaded = ScenarioFile.read(scenario) if scenario else ScenarioFile.bundled(tenant)
     except (OSError, ValueError) as exc:
         err.print(f"[red]cannot load the scenario: {exc}[/red]")
         raise typer.Exit(2) from exc
@@ -55,7 +55,7 @@ def serve_command(
     endpoints = Endpoints.loopback(host if ":" not in host else f"[{host}]", sock.getsockname()[1])
     try:
         world = MockWorld(loaded, endpoints, faults=plan)
-    except ValueError as exc:  # a fault plan naming routes that do not exist
+    except ValueError as exc:  # a fault plan naming routes that do not exist, or an invalid scenario record
         sock.close()
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
