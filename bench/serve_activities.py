@@ -49,7 +49,7 @@ def serve(employees: int, period: str, page_size: int, seed: int) -> None:
                          "jenis": record["kind"], "keterangan": record["description"],
                          "dibuatPada": record["entered_at"], "updatedAt": stamp})
     generated = time.perf_counter()
-    bkn = BknMock.from_records({"aktivitas": rows})
+    bkn = BknMock.from_records({"aktivitas": rows}, page_cache_bytes=2 << 30)  # every page kept
     del rows
     pages, size = bkn.prerender("aktivitas", period, limit=page_size)
     rendered = time.perf_counter()

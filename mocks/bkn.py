@@ -170,11 +170,14 @@ class _Keys:
 
 
 class BknMock:
-    """Holds one scenario (or wire records) and answers like SIASN and e-Kinerja would."""
+    """Holds one scenario (or wire records) and answers like SIASN and e-Kinerja would.
+
+    `page_cache_bytes` bounds the encoded pages kept (oldest dropped first): 64 MiB by default, since a page of
+    encoded rows is put together again by a join; a benchmark serving dict rows (`from_records`) raises it."""
 
     def __init__(self, scenario: ScenarioData | None = None, *, consumer: tuple[str, str] = DEMO_CONSUMER,
                  sso_user: tuple[str, str] = DEMO_SSO, token_lifetime: int = 3600,
-                 clock: Callable[[], float] = time.monotonic, page_cache_bytes: int = 2 << 30) -> None:
+                 clock: Callable[[], float] = time.monotonic, page_cache_bytes: int = 64 << 20) -> None:
         self.consumer, self.sso_user, self.token_lifetime, self.clock = consumer, sso_user, token_lifetime, clock
         self.page_cache_bytes = page_cache_bytes
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (kind, expiry)
