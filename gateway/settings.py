@@ -99,7 +99,7 @@ class TenantConfig(BaseModel):
                 try:
                     values[key.removesuffix("_file")] = Path(value).read_text(encoding="utf-8").strip()
                 except OSError as exc:
-                    raise ValueError(f"{key}: cannot read {value}: {exc.strerror}") from None
+                    raise ConfigurationError(f"{key}: cannot read {value}: {exc.strerror}") from None
             else:
                 values[key] = value
         return values
@@ -215,8 +215,8 @@ class Settings(BaseSettings):
             values = config.own_values()
             update: dict[str, Any] = {name: TypeAdapter(field_type(type(self), name)).validate_python(value)
                       for name, value in values.items()}
-        except ValueError as exc:
-            raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None
+        except (ValueError, ConfigurationError) as exc:  # a pydantic ValidationError is a ValueError
+            raise ConfigurationError(f"[tenants.{tenant}.endpoints]: {exc}") from None
         return self.model_copy(update=update)
 
 
