@@ -22,8 +22,18 @@ def one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# The modules only the mocks import: they come with the `mocks` extra, not with `pip install tpp-gateway`
+# (pyproject's optional-dependencies; tests/test_mocks_extra.py keeps the two lists equal).
+MOCK_ONLY_MODULES = frozenset({"respx", "starlette", "uvicorn", "anyio", "cryptography"})
+MOCKS_EXTRA = "pip install 'tpp-gateway[mocks]'"
+
+
 def explain(exc: BaseException) -> tuple[int, str]:
     """(exit code, the line to print) for an error that reached the top."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").partition(".")[0] in MOCK_ONLY_MODULES:
+        # `gateway demo`, `mock serve|generate`, `run --mock` on a production install
+        return 2, (f"this command runs the bundled mocks, whose dependencies are not installed (no module "
+                   f"{exc.name!r}): {MOCKS_EXTRA}")
     if isinstance(exc, ValidationError):
         return 2, f"the settings are not valid: {one_line(exc)}"
     if isinstance(exc, (ConfigurationError, InputError)):
