@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///gateway.db"
     config_file: Path | None = None
 
-    # BKN SIASN / e-Kinerja (upstreams.md): gateway token by client credentials, SSO token by password grant.
+    # BKN SIASN / e-Kinerja (docs/contracts/siasn.md): gateway token by client credentials, SSO token by password grant.
     bkn_base_url: str = "https://apimws.bkn.go.id:8243/apisiasn/1.0"
     ekinerja_base_url: str = "https://apimws.bkn.go.id:8243/ekinerja/1.0"
     bkn_token_url: str = "https://apimws.bkn.go.id/oauth2/token"

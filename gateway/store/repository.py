@@ -1,6 +1,6 @@
 """Repositories over the tables. Every function takes the tenant and filters on it.
 
-Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; ../docs/architecture.md "Performance notes"):
+Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; docs/design.md "Measured at a city's scale"):
 
 - `stage` hashes and serialises each payload once (orjson where its bytes are provably those of the canonical
   `json.dumps`) and writes the chunk in one `executemany` whose values are already in the driver's form, so no
