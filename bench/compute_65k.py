@@ -25,7 +25,7 @@ Printed per scenario: records, times, peak memory, load/raw and compute/load rat
 load takes), results, total rupiah, problems, and whether the whole and the parts give the same outcome (a digest of
 every result and problem).
 
-Figures measured on the 2-core machine of docs/architecture.md, 65,000 employees, SQLite (see the report of
+Figures measured on a 2-core machine, 65,000 employees, SQLite (see the report of
 issue 5 for the full output):
 """
 

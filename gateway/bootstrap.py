@@ -103,10 +103,7 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     own: dict[str, tuple[Settings, _Clients]] = {}
     for name, config in settings.tenants.items():
         if config.endpoints and config.endpoints_problem(name) is None:
-            try:
-                tenant_settings = settings.for_tenant(name)
-            except ValueError as exc:
-                raise ConfigurationError(str(exc)) from None
+            tenant_settings = settings.for_tenant(name)  # a ConfigurationError naming the section
             own[name] = (tenant_settings, _Clients.build(tenant_settings, transport, sleep))
     own_payroll = {name: PayrollDestination(clients.payroll) for name, (_s, clients) in own.items()}
     destinations: dict[str, Destination] = {

@@ -1,13 +1,34 @@
 """One exception tree: callers catch at the level they care about. Every message names the record, the rule
-and what to do."""
+and what to do.
 
+    GatewayError
+    ├── ConfigurationError          exit 2: fix the settings
+    │   └── UnknownScheme           (also a KeyError)
+    ├── InputError                  exit 2: fix the argument
+    │   ├── InvalidPeriod           (also a ValueError)
+    │   └── UnknownKind             (also a KeyError)
+    ├── UpstreamError               an upstream answered badly or not at all
+    │   ├── UpstreamAuthError
+    │   └── CircuitOpen             (gateway.connectors._polite)
+    ├── DeliveryError               a payroll batch or webhook failed
+    ├── OperationError              an operator action that cannot be done (gateway.outbox.operations)
+    └── RuleRefusal                 a scheme's "does not count" (caught inside the scheme)
+        └── Refusal                 (gateway.mappings._checks)
 
-class GatewayError(Exception):
-    """Base of every error the gateway raises on purpose."""
+The root and the branches the pure layers raise live in `gateway.domain.errors` (domain and mappings import
+nothing else of ours) and are re-exported here. Bad upstream data is not an exception: it is quarantined as a
+record (`Problem`) and the batch goes on.
+"""
 
-
-class ConfigurationError(GatewayError):
-    """Settings are missing or invalid: fix the environment or the TOML file."""
+from gateway.domain.errors import (
+    ConfigurationError,
+    GatewayError,
+    InputError,
+    InvalidPeriod,
+    RuleRefusal,
+    UnknownKind,
+    UnknownScheme,
+)
 
 
 class UpstreamError(GatewayError):
@@ -23,10 +44,6 @@ class UpstreamAuthError(UpstreamError):
     """Credentials were refused (HTTP 401 after a token refresh)."""
 
 
-class QuarantineError(GatewayError):
-    """A record failed validation: it is quarantined with its payload and reason, the rest goes on."""
-
-
 class DeliveryError(GatewayError):
     """A delivery (payroll batch, webhook) failed. `refused`: the destination answered that it did not take the
     row (a definite 4xx), so nothing of it was booked; otherwise it may have reached the destination."""
@@ -34,3 +51,7 @@ class DeliveryError(GatewayError):
     def __init__(self, message: str, *, retryable: bool, answer: str | None = None, refused: bool = False) -> None:
         super().__init__(message)
         self.retryable, self.answer, self.refused = retryable, answer, refused
+
+
+__all__ = ["ConfigurationError", "DeliveryError", "GatewayError", "InputError", "InvalidPeriod", "RuleRefusal",
+           "UnknownKind", "UnknownScheme", "UpstreamAuthError", "UpstreamError"]

@@ -18,6 +18,7 @@ from io import BytesIO
 from pathlib import Path
 
 from gateway.domain import TteConclusion
+from gateway.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,14 @@ class OfflineVerdict:
 
 
 def read_roots(paths: list[str]) -> tuple[bytes, ...]:
-    """The PEM (or DER) certificates of these files; a file may hold several PEM certificates. ValueError names the
-    file that cannot be read."""
+    """The PEM (or DER) certificates of these files; a file may hold several PEM certificates. ConfigurationError names
+    the file that cannot be read."""
     found: list[bytes] = []
     for name in paths:
         try:
             data = Path(name).read_bytes()
         except OSError as exc:
-            raise ValueError(f"trust root {name}: {exc.strerror}") from None
+            raise ConfigurationError(f"trust root {name}: {exc.strerror}") from None
         if b"-----BEGIN CERTIFICATE-----" in data:
             for block in data.split(b"-----END CERTIFICATE-----")[:-1]:
                 found.append(block[block.index(b"-----BEGIN CERTIFICATE-----"):] + b"-----END CERTIFICATE-----\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.errors import UnknownScheme
 from gateway.mappings import get_scheme
 from gateway.outbox import Destination, RelayReport
 from gateway.progress import Reporter
@@ -100,7 +101,7 @@ class Pipeline:
         """Whether the tenant's scheme reads evidence verdicts: only then is verification on the critical path."""
         try:
             scheme = get_scheme(self._compute._tenant(tenant).scheme)
-        except KeyError:
+        except UnknownScheme:
             return True  # compute will say the scheme is unknown
         return reads_verdicts(scheme)
 

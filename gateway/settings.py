@@ -99,7 +99,7 @@ class TenantConfig(BaseModel):
                 try:
                     values[key.removesuffix("_file")] = Path(value).read_text(encoding="utf-8").strip()
                 except OSError as exc:
-                    raise ValueError(f"{key}: cannot read {value}: {exc.strerror}") from None
+                    raise ConfigurationError(f"{key}: cannot read {value}: {exc.strerror}") from None
             else:
                 values[key] = value
         return values
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///gateway.db"
     config_file: Path | None = None
 
-    # BKN SIASN / e-Kinerja (upstreams.md): gateway token by client credentials, SSO token by password grant.
+    # BKN SIASN / e-Kinerja (docs/contracts/siasn.md): gateway token by client credentials, SSO token by password grant.
     bkn_base_url: str = "https://apimws.bkn.go.id:8243/apisiasn/1.0"
     ekinerja_base_url: str = "https://apimws.bkn.go.id:8243/ekinerja/1.0"
     bkn_token_url: str = "https://apimws.bkn.go.id/oauth2/token"
@@ -215,8 +215,8 @@ class Settings(BaseSettings):
             values = config.own_values()
             update: dict[str, Any] = {name: TypeAdapter(field_type(type(self), name)).validate_python(value)
                       for name, value in values.items()}
-        except ValueError as exc:
-            raise ValueError(f"[tenants.{tenant}.endpoints]: {exc}") from None
+        except (ValueError, ConfigurationError) as exc:  # a pydantic ValidationError is a ValueError
+            raise ConfigurationError(f"[tenants.{tenant}.endpoints]: {exc}") from None
         return self.model_copy(update=update)
 
 

@@ -16,7 +16,7 @@ from itertools import chain, count, zip_longest
 
 from mocks._personal import bank, golongan, nik
 
-# DKI position groups (the keys of the monthly-maximum table, domain.md "DKI Jakarta"):
+# DKI position groups (the keys of the monthly-maximum table, docs/schemes.md "DKI Jakarta"):
 #   pelayanan, operasional, administrasi, teknis   staff at service / operational / administrative / technical level
 #   lurah, camat                                   heads of kelurahan / kecamatan
 #   kepala_biro, kepala_dinas, kepala_badan        heads of a biro / dinas (and suku dinas) / badan

@@ -1,7 +1,8 @@
 """BKN mock: SIASN's two-token auth and `ref-unor`, and the e-Kinerja contract (docs/contracts/).
 
-It takes what public clients send (upstreams.md): the `Auth` header's scheme in any case (`bearer`, `Bearer`), the
-gateway-token request as a form or as JSON, `ref-unor` without `limit` (the whole list, as those clients read it).
+It takes what public clients send (docs/contracts/siasn.md): the `Auth` header's scheme in any case (`bearer`,
+`Bearer`), the gateway-token request as a form or as JSON, `ref-unor` without `limit` (the whole list, as those
+clients read it).
 
 Listings are served from pages encoded once per state of the data: each (stream, filters, limit, offset) page is
 rendered on first request and its bytes answered from then on, so a sync benchmark measures the gateway and not the

@@ -1,5 +1,5 @@
 """SIASN per-NIP endpoints (`data-utama`, `rw-jabatan`, `rw-kinerjaperiodik`), answering with the BKN mock's
-auth. Records are derived from the scenario, with the fields public clients read (upstreams.md) filled in:
+auth. Records are derived from the scenario, with the fields public clients read (docs/contracts/siasn.md) filled in:
 
 - NIK, birth date and golongan are the scenario's where it has them; what it lacks is derived from the NIP the way
   the scenario builders do (`mocks._personal`), so a record never depends on anything but the NIP and the scenario;

@@ -1,5 +1,5 @@
-"""Mock fidelity: the mocks answer public clients as the real SIASN, e-Kinerja and BSrE do (upstreams.md, "seen in
-public clients"), over real HTTP (uvicorn on 127.0.0.1, an ephemeral port), with what the mocks accepted before
+"""Mock fidelity: the mocks answer public clients as the real SIASN, e-Kinerja and BSrE do (docs/contracts/siasn.md and
+bsre.md), over real HTTP (uvicorn on 127.0.0.1, an ephemeral port), with what the mocks accepted before
 still accepted.
 
 Each rule is met by a plain httpx client written the way those clients are (a bare host joined with the real paths,

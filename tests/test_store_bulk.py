@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from bench._staging import stage_generated
 from gateway.domain import Activity, BankAccount, Employee, EvidenceCheck, Period, PeriodData, Position, Unit
+from gateway.errors import UnknownKind
 from gateway.mappings import DkiScheme, MetroScheme, PekalonganScheme, compute_in_parts, get_scheme, plan_parts
 from gateway.mappings.dki import _is_head, _subtree
 from gateway.store import repository as repo
@@ -95,7 +96,7 @@ def test_kinds_leave_the_others_empty(staged: tuple[Engine, str, str]) -> None:
     with engine.connect() as conn:
         whole = repo.load_period(conn, tenant, period)
         some = repo.load_period(conn, tenant, period, kinds={"unit", "activity"})
-        with pytest.raises(ValueError, match="unknown kinds"):
+        with pytest.raises(UnknownKind, match="unknown kinds"):
             repo.load_period(conn, tenant, period, kinds={"activities"})
     assert some.units == whole.units and some.activities == whole.activities
     assert some.employees == some.approvals == some.checks == ()
@@ -295,5 +296,5 @@ def test_optional_personal_fields_and_bank_accounts_round_trip(engine: Engine) -
 
 def test_bank_accounts_are_no_scheme_input() -> None:
     assert "bank_account" in repo.KINDS and "bank_account" not in repo.INPUTS
-    with pytest.raises(ValueError, match="unknown kinds"):
+    with pytest.raises(UnknownKind, match="unknown kinds"):
         repo._wanted(["bank_account"])

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from gateway import logsetup
 from gateway.cli._errors import one_line
 from gateway.domain import Period, ResultStatus
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, InvalidPeriod
 from gateway.outbox import ledger
 from gateway.settings import Settings
 from gateway.store import holds, make_engine
@@ -79,7 +79,7 @@ def _engine() -> Engine:
 def _check_period(period: str) -> str:
     try:
         return Period.parse(period).label
-    except ValueError as exc:
+    except InvalidPeriod as exc:
         raise typer.BadParameter(str(exc)) from exc
 
 

@@ -1,6 +1,6 @@
 """The CLI's last line of defence: an error that reaches the top is one line on stderr, exit 2 for what the
-operator can fix (settings, the database URL, a path) and 1 for the rest; `--debug` anywhere on the command line
-shows the traceback instead."""
+operator can fix (settings, an argument, the database URL, a path) and 1 for the rest; `--debug` anywhere on the
+command line shows the traceback instead."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.errors import ConfigurationError, GatewayError, InputError
 
 
 def one_line(exc: BaseException) -> str:
@@ -22,11 +22,21 @@ def one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# The modules only the mocks import: they come with the `mocks` extra, not with `pip install tpp-gateway`
+# (pyproject's optional-dependencies; tests/test_mocks_extra.py keeps the two lists equal).
+MOCK_ONLY_MODULES = frozenset({"respx", "starlette", "uvicorn", "anyio", "cryptography"})
+MOCKS_EXTRA = "pip install 'tpp-gateway[mocks]'"
+
+
 def explain(exc: BaseException) -> tuple[int, str]:
     """(exit code, the line to print) for an error that reached the top."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").partition(".")[0] in MOCK_ONLY_MODULES:
+        # `gateway demo`, `mock serve|generate`, `run --mock` on a production install
+        return 2, (f"this command runs the bundled mocks, whose dependencies are not installed (no module "
+                   f"{exc.name!r}): {MOCKS_EXTRA}")
     if isinstance(exc, ValidationError):
         return 2, f"the settings are not valid: {one_line(exc)}"
-    if isinstance(exc, ConfigurationError):
+    if isinstance(exc, (ConfigurationError, InputError)):
         return 2, one_line(exc)
     if isinstance(exc, (OperationalError, ArgumentError, NoSuchModuleError)):
         cause = one_line(getattr(exc, "orig", None) or exc)

@@ -1,6 +1,6 @@
 """BKN: SIASN (units) and e-Kinerja (employees, plans, activities, evidence, approvals, documents).
 
-Auth is SIASN's two-token flow (upstreams.md): a gateway token by client credentials with HTTP Basic, sent as
+Auth is SIASN's two-token flow (docs/contracts/siasn.md): a gateway token by client credentials with HTTP Basic, sent as
 `Authorization: Bearer`, and an SSO token by password grant (or pasted), sent in the separate `Auth` header.
 On a 401 both are refreshed and the request is tried once more.
 """
@@ -181,7 +181,7 @@ class BknClient(HttpBase):
         return Page(stream.name, records, problems, raw, None, 0, len(rows), rows=len(rows))
 
     def _siasn_get(self, path: str) -> Any:
-        """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (upstreams.md)."""
+        """SIASN's 404 with "Data tidak ditemukan" means empty, not failure (docs/contracts/siasn.md)."""
         response = self.request("GET", path, ok=(200, 404))
         body = read_envelope(siasn.Envelope, self._parse(response, "GET", path), f"SIASN {path.split('/')[2]}")
         if response.status_code == 404 or body.code == 0:

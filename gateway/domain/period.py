@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from gateway.domain.errors import InvalidPeriod
+
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
@@ -30,7 +32,7 @@ class Period:
             first = date(year, 3 * q - 2, 1)
             nxt = date(year + (q == 4), (3 * q) % 12 + 1, 1)
             return cls(first, nxt - timedelta(days=1), text)
-        raise ValueError(f"period {text!r} is neither a month (YYYY-MM) nor a quarter (YYYY-Qn)")
+        raise InvalidPeriod(f"period {text!r} is neither a month (YYYY-MM) nor a quarter (YYYY-Qn)")
 
     @property
     def is_quarter(self) -> bool:

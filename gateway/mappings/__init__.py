@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from gateway.domain.errors import UnknownScheme
 from gateway.mappings._base import Outcome, Scheme, SchemeSettings, compute_in_parts, plan_parts
 from gateway.mappings._checks import supervisor_disagreements
 from gateway.mappings.dki import ClosureCandidate, DkiScheme, DkiSettings, UnitMonth, UnitReport, unit_report
@@ -27,7 +28,7 @@ def available_schemes() -> dict[str, type]:
 def get_scheme(name: str) -> Scheme:
     schemes = available_schemes()
     if name not in schemes:
-        raise KeyError(f"unknown scheme {name!r}; installed: {', '.join(sorted(schemes))}")
+        raise UnknownScheme(f"unknown scheme {name!r}; installed: {', '.join(sorted(schemes))}")
     return schemes[name]()
 
 

@@ -24,10 +24,11 @@ from gateway.domain import (
     Problem,
     TteConclusion,
 )
+from gateway.domain.errors import RuleRefusal
 from gateway.domain.org import OrgChart, chart_of
 
 
-class Refusal(Exception):
+class Refusal(RuleRefusal):
     """An activity that does not count, with the rule it broke (`code`) and the records involved."""
 
     def __init__(self, code: str, text: str, refs: tuple[str, ...] = ()) -> None:

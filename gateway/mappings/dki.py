@@ -1,4 +1,4 @@
-"""DKI Jakarta: dynamic points, paid quarterly (scheme `dki`, ../docs/domain.md).
+"""DKI Jakarta: dynamic points, paid quarterly (scheme `dki`, docs/schemes.md).
 
 Each counted activity earns base_points[kind] x position_factors[group] points. A month's amount is
 min(points x point_value_rupiah, monthly_maximum[group]), kept exact; a quarter pays one line per employee,
@@ -7,7 +7,7 @@ inside the input window (15:00:00 in, 08:00:00 out, WIB) and its direct supervis
 belongs to the month of its activity date. Eselon II heads enter no activities: each month they get their maximum x
 the mean attainment (min(amount / maximum, 1)) of the employees in their unit's subtree ("sundulan").
 
-Rules domain.md leaves open, decided here:
+Questions the city's rules leave open, decided here:
 - DKI names no evidence rule, so evidence is not checked (no hash, TTE or SLA); one activity is one job, its
   `quantity` is not used.
 - An eselon II head is an employee whose eselon's rank, before the dot, is `sundulan_eselon` ("II": II.a, II.b;
@@ -20,7 +20,7 @@ Rules domain.md leaves open, decided here:
 - An employee with no position group, or one missing from `monthly_maximum`, is quarantined
   (`unknown-position-group`): without a maximum there is no amount. A NIP that comes as two different employee
   records is quarantined (`duplicate-id`).
-- domain.md gives no position factors: every group ships with 1, a placeholder the city replaces.
+- The rules give no position factors: every group ships with 1, a placeholder the city replaces.
 - Unit report: a unit's row counts its own members (employees whose `unit_id` is the unit) whose work is measured
   in points, so eselon II heads are left out (their attainment is already the mean of others). A unit with no such
   member has no mean attainment and is never a candidate. Candidates for merging or closure are only named for a
@@ -66,7 +66,7 @@ MAXIMA_2015: dict[str, int] = {
 class DkiSettings(SchemeSettings):
     point_value_rupiah: int = Field(default=9_000, gt=0)
     monthly_maximum: dict[str, int] = Field(default_factory=lambda: dict(MAXIMA_2015))
-    # Placeholder: domain.md gives no factors; every group earns 1 point per standard job until the city sets them.
+    # Placeholder: the rules give no factors; every group earns 1 point per standard job until the city sets them.
     position_factors: dict[str, Decimal] = Field(default_factory=lambda: {g: Decimal(1) for g in MAXIMA_2015})
     base_points: dict[str, Decimal] = Field(default_factory=dict)  # activity kind -> points; others: the default
     default_base_points: Decimal = Field(default=Decimal(1), ge=0)

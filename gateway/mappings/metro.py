@@ -1,4 +1,4 @@
-"""Kota Metro: monthly KPIs, paid only for verified results (scheme `metro`, ../docs/domain.md).
+"""Kota Metro: monthly KPIs, paid only for verified results (scheme `metro`, docs/schemes.md).
 
 Allowance = floor(ceiling[kelas] x S / 100), S = sum of weight x min(R / T, cap) over the month's indicators.
 An activity counts only when approved by the direct supervisor and every evidence item has a valid TTE, a hash that

@@ -1,4 +1,5 @@
-"""Kota Pekalongan: evidence-backed e-Kinerja, discipline and joint liability (scheme `pekalongan`, ../docs/domain.md).
+"""Kota Pekalongan: evidence-backed e-Kinerja, discipline and joint liability (scheme `pekalongan`,
+docs/schemes.md).
 
 Allowance = floor(ceiling[kelas] x (k_weight x K + d_weight x D) x (1 - C)), rounded down once.
 
@@ -10,7 +11,7 @@ Allowance = floor(ceiling[kelas] x (k_weight x K + d_weight x D) x (1 - C)), rou
 - C (0-max_cut): `cut_per_programme` for each missed e-Seksama programme (realisation < programme_threshold x
   target) where the employee holds one of `liable_roles`, once per programme however many roles they hold.
 
-Rules domain.md leaves open, decided here:
+Questions the city's rules leave open, decided here:
 - Head of the bidang / of the OPD: the unit's `head_nip` (SIASN's head, an acting head included). The sekretaris of
   an OPD: the NIP the `sekretaris` setting names for that OPD's unit id; else the head of the OPD's direct child unit
   whose name starts with `sekretariat_unit_prefix` ("Sekretariat", any case); else nobody holds that role.

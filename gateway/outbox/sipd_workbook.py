@@ -1,7 +1,7 @@
 """One SIPD "TPP" workbook: the spreadsheet a city's finance office uploads to SIPD-RI, one row per employee.
 
 SIPD-RI has no public machine-to-machine API for TPP, so TPP reaches it as a workbook in SIPD's "TPP" layout
-(34 columns, see ``COLUMNS`` and docs upstreams.md, "Regional payroll: SIPD-RI and BPKAD"). This module is pure:
+(34 columns, see ``COLUMNS`` and docs/design.md, "SIPD workbooks"). This module is pure:
 it turns lines and tenant rates into workbook bytes; storing, checksumming and recording the export is the
 caller's job.
 

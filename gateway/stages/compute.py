@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from gateway import feed
 from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, UnknownScheme
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
 from gateway.outbox import Destination, enqueue_events, enqueue_payroll
 from gateway.progress import Step
@@ -39,7 +39,7 @@ class Compute(Stage):
         try:
             scheme = get_scheme(config.scheme)
             scheme_settings = scheme.settings_model.model_validate(config.settings)
-        except (KeyError, ValidationError) as exc:
+        except (UnknownScheme, ValidationError) as exc:
             raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
                                      f"{exc}; fix the [tenants.{tenant}] section") from exc
         inputs = getattr(scheme, "inputs", repo.INPUTS)

@@ -34,7 +34,7 @@ class Verify(Stage):
             try:
                 self._offline[tenant] = (OfflineChecker(read_roots(roots), self.settings.pades_workers)
                                          if roots else None)
-            except ValueError as exc:
+            except (ValueError, ConfigurationError) as exc:  # a root that is no certificate, a file not there
                 raise ConfigurationError(f"tenant {tenant!r}: {exc}; fix trust_roots in [tenants.{tenant}]") from None
         return self._offline[tenant]
 

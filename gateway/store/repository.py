@@ -1,6 +1,6 @@
 """Repositories over the tables. Every function takes the tenant and filters on it.
 
-Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; ../docs/architecture.md "Performance notes"):
+Bulk paths (a DKI month is ~1.4 M activities, a quarter ~4 M; docs/design.md "Measured at a city's scale"):
 
 - `stage` hashes and serialises each payload once (orjson where its bytes are provably those of the canonical
   `json.dumps`) and writes the chunk in one `executemany` whose values are already in the driver's form, so no
@@ -65,6 +65,7 @@ from gateway.domain import (
     TteConclusion,
 )
 from gateway.domain import kinds as record_kinds
+from gateway.domain.errors import UnknownKind
 from gateway.store._safe import safe_id, safe_payload, safe_text
 from gateway.store.tables import evidence_checks, lookups, quarantine, records, results, sync_cursors
 
@@ -503,17 +504,21 @@ def _read_kind(conn: Connection, tenant: str, kind: str, months: Sequence[str] |
         return [text(payload) for (payload,) in _stream(conn, _kind_query(tenant, kind, months))]
 
 
+def _unknown_kind(kind: str) -> UnknownKind:
+    return UnknownKind(f"unknown record kind {kind!r}; known: {', '.join(sorted(record_kinds.KINDS))}")
+
+
 def staged(conn: Connection, tenant: str, kind: str, period: str | None = None) -> list[Any]:
     """Staged records of one kind; `period` may be a month or a quarter (its three months)."""
     if kind not in record_kinds.KINDS:
-        raise KeyError(kind)
+        raise _unknown_kind(kind)
     return _read_kind(conn, tenant, kind, None if period is None else Period.parse(period).months())
 
 
 def staged_by_id(conn: Connection, tenant: str, kind: str, ids: Collection[str]) -> dict[str, Any]:
     """The staged records of one kind with these ids, by id (a chunk's worth: the ids go in one IN list)."""
     if kind not in record_kinds.KINDS:
-        raise KeyError(kind)
+        raise _unknown_kind(kind)
     text = _rebuild(kind).text
     query = select(records.c.id, cast(records.c.payload, Text)).where(
         records.c.tenant == tenant, records.c.kind == kind, records.c.id.in_(list(ids)))
@@ -592,7 +597,7 @@ def _wanted(kinds: Collection[str] | None) -> frozenset[str]:
         return INPUTS
     unknown = set(kinds) - INPUTS
     if unknown:
-        raise ValueError(f"unknown kinds {sorted(unknown)}; known: {', '.join(sorted(INPUTS))}")
+        raise UnknownKind(f"unknown kinds {sorted(unknown)}; known: {', '.join(sorted(INPUTS))}")
     return frozenset(kinds)
 
 
@@ -864,7 +869,7 @@ def load_withdrawn(conn: Connection, tenant: str, period: str, nip: str | None =
 def get_records(conn: Connection, tenant: str, kind: str, ids: Collection[str]) -> dict[str, Any]:
     """Staged records of one kind by record id (a NIP for employees), in chunks; ids not staged are absent."""
     if kind not in record_kinds.KINDS:
-        raise KeyError(kind)
+        raise _unknown_kind(kind)
     text = _rebuild(kind).text
     wanted = sorted(set(ids))
     out: dict[str, Any] = {}

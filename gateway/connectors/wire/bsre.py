@@ -1,4 +1,4 @@
-"""BSrE esign client service, signature verification (upstreams.md)."""
+"""BSrE esign client service, signature verification (docs/contracts/bsre.md)."""
 
 from __future__ import annotations
 

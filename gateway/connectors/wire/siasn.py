@@ -1,4 +1,4 @@
-"""BKN SIASN web service shapes (upstreams.md): the `{"code": 1, "data": ...}` envelope, PascalCase units."""
+"""BKN SIASN web service shapes (docs/contracts/siasn.md): the `{"code": 1, "data": ...}` envelope, PascalCase units."""
 
 from __future__ import annotations
 
