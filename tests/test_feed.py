@@ -131,3 +131,30 @@ def test_memory_transport_counts_a_publish_as_confirmed() -> None:
     answer = FeedPublisher("memory://", f"x.{uuid.uuid4().hex[:6]}").deliver(
         {"idempotency_key": "k", "payload": {"events": [{"id": "e1", "type": "t", "tenant": "metro"}]}})
     assert answer.status == "delivered" and answer.answer == {"published": 1, "confirmed": False}
+
+
+def test_a_result_event_names_its_payroll_lines_and_audit_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One fact followed across systems: the event's line_ids are the ledger's lines for that NIP, and its
+    audit_hash is the hash of the `result.computed` entry for it; the partition key is tenant/period/NIP."""
+    from sqlalchemy import select
+
+    from gateway.store.tables import audit_log, outbox, payroll_ledger
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/f.db")
+    pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")), clock=FakeClock())
+    pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as c:
+        events = [e for (p,) in c.execute(select(outbox.c.payload).where(outbox.c.destination == "feed"))
+                  for e in p["events"]]
+        audits = {h: s for s, h in c.execute(select(audit_log.c.subject, audit_log.c.hash).where(
+            audit_log.c.tenant == "metro", audit_log.c.action == "result.computed"))}
+        lines = {}
+        for nip, line_id in c.execute(select(payroll_ledger.c.nip, payroll_ledger.c.line_id)):
+            lines.setdefault(nip, []).append(line_id)
+    assert len(events) == 50
+    for e in events:
+        nip = e["data"]["nip"]
+        assert audits[e["data"]["audit_hash"]] == nip
+        assert e["data"]["line_ids"] == lines.get(nip, []) and e["partitionkey"] == f"metro/2026-03/{nip}"
+        assert e["sequence"] == "0000000000000001"
+    assert sum(1 for e in events if e["data"]["line_ids"]) > 40  # most are paid (some held, some zero)
