@@ -77,6 +77,9 @@ def test_the_catalogues_schemas_match_the_code() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs" / "events"
     for kind, schema in json_schemas().items():
         assert json.loads((docs / f"{kind}.schema.json").read_text()) == schema, f"regenerate docs/events/{kind}"
+    from gateway.feed.events import envelope_schema
+
+    assert json.loads((docs / "envelope.schema.json").read_text()) == envelope_schema(), "regenerate docs/events"
 
 
 @pytest.mark.rabbitmq
