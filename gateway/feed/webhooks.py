@@ -17,8 +17,10 @@ import binascii
 import json
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -169,18 +171,38 @@ def _retry_after(value: str | None, now: datetime) -> float | None:
             return None
 
 
-class WebhookDestination:
-    """Outbox destination `webhook`: one signed POST per row."""
+@dataclass
+class _Attempt:
+    row: dict[str, Any]
+    endpoint_id: int
+    item: dict[str, Any]
+    status: int | None
+    error: DeliveryError | None
+    elapsed_ms: int
+    at: datetime
 
-    thread_safe = True  # httpx.Client is; each delivery writes its own log row
+
+class WebhookDestination:
+    """Outbox destination `webhook`: one signed POST per row. The attempts are kept in memory and written by
+    `flush`, which the relay calls in the transaction that records the claim's outcomes: the delivery log and the
+    endpoints' health cost a few statements a claim, not a transaction an attempt."""
+
+    thread_safe = True  # httpx.Client is; the attempt buffer has its lock
 
     def __init__(self, engine: Engine, box: SecretBox, *, clock: Callable[[], datetime],
                  transport: httpx.BaseTransport | None = None, timeout: float = 15.0,
-                 disable_after: timedelta = timedelta(days=5)) -> None:
+                 disable_after: timedelta = timedelta(days=5), endpoint_ttl: float = 1.0) -> None:
         self.engine, self.box, self.clock, self.disable_after = engine, box, clock, disable_after
         self.client = httpx.Client(transport=transport, timeout=timeout, follow_redirects=False,
                                    headers={"user-agent": "tpp-gateway-webhooks"})
         self._webhooks: dict[str, Webhook] = {}
+        # Endpoints are read again after `endpoint_ttl` seconds (an operator's disable takes effect within it);
+        # one that answered 410 in this process is refused at once, before the claim is even recorded.
+        self._endpoints: dict[tuple[str, int], tuple[float, Any]] = {}
+        self.endpoint_ttl = endpoint_ttl
+        self._gone: set[tuple[str, int]] = set()
+        self._attempts: list[_Attempt] = []
+        self._lock = threading.Lock()
 
     retry_delay = staticmethod(retry_delay)
 
@@ -190,16 +212,23 @@ class WebhookDestination:
             hook = self._webhooks[token] = Webhook(self.box.open(token))
         return hook
 
-    def deliver(self, row: dict[str, Any]) -> Delivery:
-        item = row["payload"]["event"]
+    def _endpoint(self, tenant: str, endpoint_id: int) -> Any:
+        cached = self._endpoints.get((tenant, endpoint_id))
+        if cached is not None and time.monotonic() - cached[0] < self.endpoint_ttl:
+            return cached[1]
         with self.engine.connect() as conn:
             endpoint = conn.execute(select(webhook_endpoints).where(
-                webhook_endpoints.c.tenant == row["tenant"],
-                webhook_endpoints.c.id == row["payload"]["endpoint_id"])).mappings().first()
-        if endpoint is None or endpoint["status"] != "active":
-            why = "gone" if endpoint is None else f"disabled ({endpoint['disabled_reason']})"
-            raise DeliveryError(f"webhook endpoint {row['payload']['endpoint_id']} is {why}; enable it and "
-                                f"`gateway feed replay`", retryable=False, refused=True)
+                webhook_endpoints.c.tenant == tenant, webhook_endpoints.c.id == endpoint_id)).mappings().first()
+        self._endpoints[(tenant, endpoint_id)] = (time.monotonic(), endpoint)
+        return endpoint
+
+    def deliver(self, row: dict[str, Any]) -> Delivery:
+        item, endpoint_id = row["payload"]["event"], row["payload"]["endpoint_id"]
+        endpoint = self._endpoint(row["tenant"], endpoint_id)
+        if endpoint is None or endpoint["status"] != "active" or (row["tenant"], endpoint_id) in self._gone:
+            why = "gone" if endpoint is None else "disabled"
+            raise DeliveryError(f"webhook endpoint {endpoint_id} is {why}; enable it and `gateway feed replay`",
+                                retryable=False, refused=True)
         now = self.clock()
         body = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
         tokens = [endpoint["secret"]]
@@ -215,41 +244,61 @@ class WebhookDestination:
             answer = self.client.post(endpoint["url"], content=body, headers=headers)
             status = answer.status_code
             if not 200 <= status < 300:
-                error = DeliveryError(f"webhook {item['id']} to endpoint {endpoint['id']}: HTTP {status}",
+                error = DeliveryError(f"webhook {item['id']} to endpoint {endpoint_id}: HTTP {status}",
                                       retryable=status != 410, answer=answer.text[:500],
                                       retry_after=_retry_after(answer.headers.get("retry-after"), now))
         except httpx.HTTPError as exc:  # timeouts and connection errors: tried again on the schedule
-            error = DeliveryError(f"webhook {item['id']} to endpoint {endpoint['id']}: {type(exc).__name__}",
+            error = DeliveryError(f"webhook {item['id']} to endpoint {endpoint_id}: {type(exc).__name__}",
                                   retryable=True)
         elapsed = int((time.perf_counter() - started) * 1000)
-        self._record(row, endpoint, item, status, error, elapsed, now)
+        with self._lock:
+            if status == 410:
+                self._gone.add((row["tenant"], endpoint_id))
+            self._attempts.append(_Attempt(row, endpoint_id, item, status, error, elapsed, now))
         if error is not None:
             raise error
         return Delivery(status="delivered", answer={"status": status})
 
-    def _record(self, row: dict[str, Any], endpoint: Any, item: dict[str, Any], status: int | None,
-                error: DeliveryError | None, elapsed: int, now: datetime) -> None:
-        """The attempt in the delivery log, and the endpoint's health, in one transaction of their own."""
-        attempt = row["attempts"] + 1
-        final = error is not None and (not error.retryable or attempt >= len(SCHEDULE))
-        outcome = "delivered" if error is None else ("dead" if final else "retry")
-        with self.engine.begin() as conn:
-            conn.execute(webhook_attempts.insert().values(
-                tenant=row["tenant"], endpoint_id=endpoint["id"], outbox_id=row["id"], event_id=item["id"],
-                event_type=item["type"], attempt=attempt, at=now, status_code=status, outcome=outcome,
-                error=None if error is None else str(error)[:500], duration_ms=elapsed))
-            where = (webhook_endpoints.c.tenant == row["tenant"]) & (webhook_endpoints.c.id == endpoint["id"])
-            if error is None:
-                conn.execute(update(webhook_endpoints).where(where).values(failing_since=None, last_success_at=now))
-                return
-            since = endpoint["failing_since"] or now
-            if status == 410:
-                self._disable(conn, endpoint, "the endpoint answered 410 Gone", since, now)
-            elif now - since >= self.disable_after:
-                self._disable(conn, endpoint, f"only failures since {since.isoformat()}", since, now)
-            elif endpoint["failing_since"] is None:
-                conn.execute(update(webhook_endpoints).where(where & webhook_endpoints.c.failing_since.is_(None))
-                             .values(failing_since=now))
+    def flush(self, conn: Connection, now: datetime) -> None:
+        """The attempts since the last flush into the delivery log, and each endpoint's health after them."""
+        with self._lock:
+            attempts, self._attempts = self._attempts, []
+        if not attempts:
+            return
+        log_rows = []
+        for a in attempts:
+            number = a.row["attempts"] + 1
+            final = a.error is not None and (not a.error.retryable or number >= len(SCHEDULE))
+            log_rows.append({
+                "tenant": a.row["tenant"], "endpoint_id": a.endpoint_id, "outbox_id": a.row["id"],
+                "event_id": a.item["id"], "event_type": a.item["type"], "attempt": number, "at": a.at,
+                "status_code": a.status, "outcome": "delivered" if a.error is None else ("dead" if final else "retry"),
+                "error": None if a.error is None else str(a.error)[:500], "duration_ms": a.elapsed_ms})
+        conn.execute(webhook_attempts.insert(), log_rows)
+        by_endpoint: dict[tuple[str, int], list[_Attempt]] = {}
+        for a in sorted(attempts, key=lambda a: a.at):
+            by_endpoint.setdefault((a.row["tenant"], a.endpoint_id), []).append(a)
+        for (tenant, endpoint_id), seen in by_endpoint.items():
+            self._health(conn, tenant, endpoint_id, seen, now)
+
+    def _health(self, conn: Connection, tenant: str, endpoint_id: int, seen: list[_Attempt], now: datetime) -> None:
+        endpoint = conn.execute(select(webhook_endpoints).where(
+            webhook_endpoints.c.tenant == tenant, webhook_endpoints.c.id == endpoint_id)).mappings().first()
+        if endpoint is None or endpoint["status"] != "active":
+            return
+        since, success = endpoint["failing_since"], endpoint["last_success_at"]
+        for a in seen:
+            if a.error is None:
+                since, success = None, a.at
+                continue
+            since = since or a.at
+            if a.status == 410:
+                return self._disable(conn, endpoint, "the endpoint answered 410 Gone", since, now)
+            if a.at - since >= self.disable_after:
+                return self._disable(conn, endpoint, f"only failures since {since.isoformat()}", since, now)
+        conn.execute(update(webhook_endpoints).where(
+            webhook_endpoints.c.tenant == tenant, webhook_endpoints.c.id == endpoint_id).values(
+            failing_since=since, last_success_at=success))
 
     def _disable(self, conn: Connection, endpoint: Any, reason: str, since: datetime, now: datetime) -> None:
         done = conn.execute(update(webhook_endpoints).where(

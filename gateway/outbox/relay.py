@@ -218,6 +218,12 @@ class Relay:
                 settle = self.settlers.get(destination)
                 if settle is not None:
                     settle(conn, items, now)
+            # A destination that keeps books of its own attempts (webhooks: the delivery log and the endpoints'
+            # health) writes them here, in the claim's one transaction, instead of one transaction per attempt.
+            for name in sorted({row["destination"] for row in rows}):
+                flush = getattr(self.destinations.get(name), "flush", None)
+                if flush is not None:
+                    flush(conn, now)
 
     def _still_ours(self, conn: Connection, rows: list[dict[str, Any]]) -> set[int]:
         """The ids of the claimed rows whose generation is still the one claimed, locked until the outcomes are
