@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from gateway.connectors.pekalongan import PekalonganClient
 from gateway.connectors.spbe import SpbeClient
 from gateway.errors import ConfigurationError
 from gateway.feed import FeedPublisher
+from gateway.feed.webhooks import SecretBox, WebhookDestination
 from gateway.outbox import Destination, PayrollDestination, PayrollRouter, SpbeDestination
 from gateway.outbox.sipd import SipdDestination
 from gateway.outbox.sipd_workbook import SipdRates
@@ -112,6 +114,10 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     if deployment.spbe is not None or own_spbe:
         destinations["spbe"] = SpbeDestination(deployment.spbe, own_spbe)
     destinations["feed"] = FeedPublisher(settings.feed_broker_url, settings.feed_exchange)
+    if settings.webhook_secret_key is not None:  # webhooks to the consumers' own URLs, never a mock's transport
+        destinations["webhook"] = WebhookDestination(
+            engine, SecretBox(settings.webhook_secret_key.get_secret_value()), clock=clock,
+            timeout=settings.webhook_timeout_seconds, disable_after=timedelta(days=settings.webhook_disable_after_days))
     every_client = deployment.all + [c for _s, clients in own.values() for c in clients.all]
 
     def assemble(tenant_settings: Settings, clients: _Clients) -> Pipeline:

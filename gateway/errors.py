@@ -48,9 +48,11 @@ class DeliveryError(GatewayError):
     """A delivery (payroll batch, webhook) failed. `refused`: the destination answered that it did not take the
     row (a definite 4xx), so nothing of it was booked; otherwise it may have reached the destination."""
 
-    def __init__(self, message: str, *, retryable: bool, answer: str | None = None, refused: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool, answer: str | None = None, refused: bool = False,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable, self.answer, self.refused = retryable, answer, refused
+        self.retry_after = retry_after  # seconds the destination asked us to wait (Retry-After), if it did
 
 
 __all__ = ["ConfigurationError", "DeliveryError", "GatewayError", "InputError", "InvalidPeriod", "RuleRefusal",

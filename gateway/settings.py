@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     # The event feed: a kombu broker URL (memory:// embedded; amqp://... for RabbitMQ, redis://... for Redis).
     feed_broker_url: str = "memory://"
     feed_exchange: str = "tpp.events"
+    # Webhooks (gateway/feed/webhooks.py): endpoint secrets are stored encrypted with this Fernet key
+    # (GATEWAY_WEBHOOK_SECRET_KEY; unset: no endpoint can be added or delivered to).
+    webhook_secret_key: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    webhook_disable_after_days: float = Field(5.0, gt=0)  # an endpoint failing only, this long, is disabled
 
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE

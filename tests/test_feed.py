@@ -77,3 +77,87 @@ def test_the_catalogues_schemas_match_the_code() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs" / "events"
     for kind, schema in json_schemas().items():
         assert json.loads((docs / f"{kind}.schema.json").read_text()) == schema, f"regenerate docs/events/{kind}"
+    from gateway.feed.events import envelope_schema
+
+    assert json.loads((docs / "envelope.schema.json").read_text()) == envelope_schema(), "regenerate docs/events"
+
+
+@pytest.mark.rabbitmq
+def test_an_unroutable_event_stays_in_the_outbox_with_the_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Publisher confirms and `mandatory`: with no queue bound the broker returns the message; the row is kept
+    for retry, not marked delivered; once a queue is bound it goes out, with message_id = the CloudEvents id."""
+    from gateway.feed import FeedPublisher, event
+    from gateway.feed import writer as feed_writer
+    from gateway.outbox import Relay
+    from gateway.store import make_engine
+    from gateway.store.tables import outbox
+
+    try:
+        with Connection(RABBIT_URL, connect_timeout=3) as probe:
+            probe.ensure_connection(max_retries=1)
+    except Exception as exc:  # noqa: BLE001
+        if IN_CI:
+            pytest.fail(f"RabbitMQ at {RABBIT_URL} is required in CI and is not reachable: {exc}")
+        pytest.skip(f"RabbitMQ not reachable at {RABBIT_URL}: {exc}")
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    clock = FakeClock()
+    name = f"tpp.events.test.{uuid.uuid4().hex[:8]}"
+    item = event(RESULT_COMPUTED, "metro", "198001012005011001", {
+        "nip": "198001012005011001", "opd_id": "OPD-1", "period": "2026-03", "amount": 5, "previous_amount": None,
+        "score": "1", "status": "full", "scheme": "metro", "settings_version": "v1", "explanation_sha256": "0" * 64},
+        clock(), "v1")
+    with engine.begin() as conn:
+        feed_writer.publish(conn, "metro", "2026-03", [item], clock())
+    publisher = FeedPublisher(RABBIT_URL, name)
+    relay = Relay(engine, {"feed": publisher}, clock=clock)
+    report = relay.run_until_idle()
+    with engine.connect() as c:
+        row = c.execute(outbox.select()).mappings().one()
+    assert report.delivered == 0 and row["status"] == "pending" and row["delivered_at"] is None
+    assert "unroutable" in row["last_error"] and "NO_ROUTE" in row["last_error"]
+    exchange = Exchange(name, type="topic", durable=True)
+    queue = Queue(f"{name}.all", exchange, routing_key="id.go.tpp.#", auto_delete=True)
+    with Connection(RABBIT_URL) as conn:
+        queue(conn.default_channel).declare()
+        clock.advance(hours=1)
+        assert relay.run_until_idle().delivered == 1
+        message = queue(conn.default_channel).get(no_ack=True)
+        assert message is not None and message.properties["message_id"] == item.id
+        assert json.loads(message.body)["sequence"] == "0000000000000001"
+        exchange(conn.default_channel).delete()
+    publisher.close()
+
+
+def test_memory_transport_counts_a_publish_as_confirmed() -> None:
+    from gateway.feed import FeedPublisher
+
+    answer = FeedPublisher("memory://", f"x.{uuid.uuid4().hex[:6]}").deliver(
+        {"idempotency_key": "k", "payload": {"events": [{"id": "e1", "type": "t", "tenant": "metro"}]}})
+    assert answer.status == "delivered" and answer.answer == {"published": 1, "confirmed": False}
+
+
+def test_a_result_event_names_its_payroll_lines_and_audit_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One fact followed across systems: the event's line_ids are the ledger's lines for that NIP, and its
+    audit_hash is the hash of the `result.computed` entry for it; the partition key is tenant/period/NIP."""
+    from sqlalchemy import select
+
+    from gateway.store.tables import audit_log, outbox, payroll_ledger
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/f.db")
+    pipeline = build_mock_pipeline(settings, MockWorld(Scenario.bundled("metro")), clock=FakeClock())
+    pipeline.cycle("metro", "2026-03")
+    with pipeline.engine.connect() as c:
+        events = [e for (p,) in c.execute(select(outbox.c.payload).where(outbox.c.destination == "feed"))
+                  for e in p["events"]]
+        audits = {h: s for s, h in c.execute(select(audit_log.c.subject, audit_log.c.hash).where(
+            audit_log.c.tenant == "metro", audit_log.c.action == "result.computed"))}
+        lines = {}
+        for nip, line_id in c.execute(select(payroll_ledger.c.nip, payroll_ledger.c.line_id)):
+            lines.setdefault(nip, []).append(line_id)
+    assert len(events) == 50
+    for e in events:
+        nip = e["data"]["nip"]
+        assert audits[e["data"]["audit_hash"]] == nip
+        assert e["data"]["line_ids"] == lines.get(nip, []) and e["partitionkey"] == f"metro/2026-03/{nip}"
+        assert e["sequence"] == "0000000000000001"
+    assert sum(1 for e in events if e["data"]["line_ids"]) > 40  # most are paid (some held, some zero)

@@ -668,6 +668,9 @@ _register_mock_commands()
 from gateway.cli import _verbs  # noqa: E402 - the verbs use the options above and register on `app`
 
 _verbs.register(app)
+from gateway.cli import _feed  # noqa: E402 - `gateway feed` (webhooks), on the options above
+
+_feed.register(app)
 
 
 def main() -> None:

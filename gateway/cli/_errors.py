@@ -24,7 +24,7 @@ def one_line(exc: BaseException) -> str:
 
 # The modules only the mocks import: they come with the `mocks` extra, not with `pip install tpp-gateway`
 # (pyproject's optional-dependencies; tests/test_mocks_extra.py keeps the two lists equal).
-MOCK_ONLY_MODULES = frozenset({"respx", "starlette", "uvicorn", "anyio", "cryptography"})
+MOCK_ONLY_MODULES = frozenset({"respx", "starlette", "uvicorn", "anyio"})
 MOCKS_EXTRA = "pip install 'tpp-gateway[mocks]'"
 
 

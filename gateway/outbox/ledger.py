@@ -82,6 +82,21 @@ def positions(conn: Connection, tenant: str, period: str, nips: Iterable[str] | 
     return out
 
 
+def covering_lines(conn: Connection, tenant: str, period: str, nips: Iterable[str]) -> dict[str, list[str]]:
+    """NIP -> the ids of the lines that make up what payroll holds or will hold for them (pending, acknowledged,
+    unknown), oldest first."""
+    wanted = list(nips)
+    out: dict[str, list[str]] = {}
+    for start in range(0, len(wanted), 1000):
+        query = (select(payroll_ledger.c.nip, payroll_ledger.c.line_id).where(
+            payroll_ledger.c.tenant == tenant, payroll_ledger.c.period == period,
+            payroll_ledger.c.nip.in_(wanted[start:start + 1000]), payroll_ledger.c.fate.in_(COVERING))
+            .order_by(payroll_ledger.c.id))
+        for nip, line_id in conn.execute(query):
+            out.setdefault(nip, []).append(line_id)
+    return out
+
+
 def _key(tenant: str, period: str, opd: str, kind: str, lines: list[tuple[str, int, int]]) -> str:
     # The lines' NIPs, amounts and ledger positions: the same key only for the same request from the same ledger
     # state (a resend), never for another amount, nor for the same amount asked again later.

@@ -218,6 +218,12 @@ class Relay:
                 settle = self.settlers.get(destination)
                 if settle is not None:
                     settle(conn, items, now)
+            # A destination that keeps books of its own attempts (webhooks: the delivery log and the endpoints'
+            # health) writes them here, in the claim's one transaction, instead of one transaction per attempt.
+            for name in sorted({row["destination"] for row in rows}):
+                flush = getattr(self.destinations.get(name), "flush", None)
+                if flush is not None:
+                    flush(conn, now)
 
     def _still_ours(self, conn: Connection, rows: list[dict[str, Any]]) -> set[int]:
         """The ids of the claimed rows whose generation is still the one claimed, locked until the outcomes are
@@ -279,17 +285,23 @@ class Relay:
     def _failed(self, row: dict[str, Any], attempts: int, exc: DeliveryError, report: RelayReport) -> Outcome:
         now = self.clock()
         text = str(exc)
-        with self._lock:
-            report.errors.append(text)
-            if exc.retryable and attempts < self.max_attempts:
-                report.retrying += 1
-            else:
-                report.dead += 1
-        if exc.retryable and attempts < self.max_attempts:
+        # A destination with a schedule of its own (webhooks) says when to try again, or None: no more tries.
+        schedule = getattr(self.destinations.get(row["destination"]), "retry_delay", None)
+        delay: float | None = None
+        if exc.retryable and schedule is not None:
+            delay = schedule(attempts, exc, self.rng)
+        elif exc.retryable and attempts < self.max_attempts:
             delay = self.rng.uniform(0, self.backoff_base * 2 ** (attempts - 1))
+        if delay is not None:
+            with self._lock:
+                report.errors.append(text)
+                report.retrying += 1
             log.warning("outbox.retry", row=row["id"], aggregate=row["aggregate"], attempts=attempts, error=text)
             return Outcome({"attempts": attempts, "last_error": text,
                             "next_attempt_at": now + timedelta(seconds=delay)}, exc)
+        with self._lock:
+            report.errors.append(text)
+            report.dead += 1
         log.error("outbox.dead", row=row["id"], aggregate=row["aggregate"], attempts=attempts, error=text)
         return Outcome({"attempts": attempts, "status": "dead", "last_error": text,
                         "answer": {"error": exc.answer} if exc.answer else row["answer"]}, exc)

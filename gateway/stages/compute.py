@@ -16,8 +16,9 @@ from gateway import feed
 from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UnknownScheme
+from gateway.feed import writer as feed_writer
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
-from gateway.outbox import Destination, enqueue_events, enqueue_payroll
+from gateway.outbox import Destination, enqueue_payroll, ledger
 from gateway.progress import Step
 from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
@@ -139,7 +140,7 @@ class Compute(Stage):
             report.resolved = repo.resolve_absent(conn, tenant, period, problems, now)
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
-                enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
+                feed_writer.publish(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
@@ -152,17 +153,22 @@ class Compute(Stage):
         worth at a time."""
         for start in range(0, len(computed), _SLICE):
             repo.save_results(conn, computed[start:start + _SLICE], now)
+        batches = enqueue_payroll(conn, tenant, period, computed, now)
         changed = [r for r in computed if before.get(r.nip) != r]
         for start in range(0, len(changed), _SLICE):
             part = changed[start:start + _SLICE]
-            audit.append(conn, tenant, "gateway", "result.computed", [
+            hashes = audit.append_hashed(conn, tenant, "gateway", "result.computed", [
                 (r.nip, _audit_details(r, before.get(r.nip))) for r in part], now)
             if publish:
-                enqueue_events(conn, tenant, period, [feed.event(
+                # One fact followed across systems: the event names the payroll lines and the audit entry.
+                lines = ledger.covering_lines(conn, tenant, period, [r.nip for r in part])
+                feed_writer.publish(conn, tenant, period, [feed.event(
                     feed.RESULT_COMPUTED, tenant, r.nip, _audit_details(r, before.get(r.nip)) | {
-                        "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value}, now,
-                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}") for r in part], now)
-        return enqueue_payroll(conn, tenant, period, computed, now)
+                        "nip": r.nip, "opd_id": r.opd_id, "status": r.status.value,
+                        "line_ids": lines.get(r.nip, []), "audit_hash": digest}, now,
+                    f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}")
+                    for r, digest in zip(part, hashes, strict=True)], now)
+        return batches
 
 
 def reads_verdicts(scheme: Any) -> bool:

@@ -36,8 +36,14 @@ def _lock(conn: Connection, tenant: str) -> None:
 def append(conn: Connection, tenant: str, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]],
            at: datetime) -> int:
     """Append entries (subject, details) for one action, in the caller's transaction; returns how many."""
+    return len(append_hashed(conn, tenant, actor, action, entries, at))
+
+
+def append_hashed(conn: Connection, tenant: str, actor: str, action: str, entries: list[tuple[str, dict[str, Any]]],
+                  at: datetime) -> list[str]:
+    """`append`, returning each entry's hash in order (the feed names the entry an event corresponds to)."""
     if not entries:
-        return 0
+        return []
     _lock(conn, tenant)
     prev = conn.execute(select(audit_log.c.hash).where(audit_log.c.tenant == tenant)
                         .order_by(audit_log.c.id.desc()).limit(1)).scalar_one_or_none() or GENESIS
@@ -48,7 +54,7 @@ def append(conn: Connection, tenant: str, actor: str, action: str, entries: list
                      "details": details, "prev_hash": prev, "hash": digest})
         prev = digest
     conn.execute(audit_log.insert(), rows)
-    return len(rows)
+    return [str(r["hash"]) for r in rows]
 
 
 @dataclass

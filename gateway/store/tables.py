@@ -218,3 +218,49 @@ releases = Table(  # an operator's decision to pay a period despite unchecked ev
     Column("reason", Text, nullable=False),
     Column("released_at", UTCDateTime, nullable=False),
 )
+
+# Webhook endpoints per tenant (gateway/feed/webhooks.py, 0010): the secret is a Fernet token (encrypted with
+# GATEWAY_WEBHOOK_SECRET_KEY); `previous_secret` still signs until `previous_until` (rotation overlap).
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("types", JSON, nullable=False),  # event types sent; empty: all
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_until", UTCDateTime, nullable=True),
+    Column("status", String(16), nullable=False),  # active | disabled
+    Column("disabled_reason", Text, nullable=True),
+    Column("failing_since", UTCDateTime, nullable=True),  # first failure since the last success
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_webhook_endpoints_tenant", "tenant"),
+)
+
+# Every webhook attempt: the delivery log (`gateway feed deliveries`).
+webhook_attempts = Table(
+    "webhook_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(32), nullable=False),
+    Column("endpoint_id", Integer, nullable=False),
+    Column("outbox_id", Integer, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("outcome", String(16), nullable=False),  # delivered | retry | dead
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_webhook_attempts_tenant_endpoint", "tenant", "endpoint_id", "id"),
+)
+
+# The last CloudEvents `sequence` given per aggregate (partition key), allocated with the outbox row: gap-free.
+feed_sequences = Table(
+    "feed_sequences", metadata,
+    Column("tenant", String(32), primary_key=True),
+    Column("partitionkey", String(128), primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
