@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     # The event feed: a kombu broker URL (memory:// embedded; amqp://... for RabbitMQ, redis://... for Redis).
     feed_broker_url: str = "memory://"
     feed_exchange: str = "tpp.events"
+    # Replicas (`gateway worker` / `gateway scheduler`, gateway/scale/): Celery's broker (unset: the feed's broker;
+    # RabbitMQ in production), the queue the stages go through, and how long a stage whose tenant-period another
+    # worker holds waits before it is tried again.
+    worker_broker_url: str | None = None
+    worker_queue: str = "tpp.work"
+    worker_busy_retry_seconds: float = Field(5.0, gt=0)
 
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE

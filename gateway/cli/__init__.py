@@ -667,6 +667,9 @@ _register_mock_commands()
 from gateway.cli import _verbs  # noqa: E402 - the verbs use the options above and register on `app`
 
 _verbs.register(app)
+from gateway.cli import _scale  # noqa: E402 - `gateway worker` and `gateway scheduler`
+
+_scale.register(app)
 
 
 def main() -> None:
