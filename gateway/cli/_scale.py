@@ -5,12 +5,19 @@ one tenant-period, and the scheduler to one, are PostgreSQL advisory locks (gate
 from __future__ import annotations
 
 import socket
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from gateway.errors import ConfigurationError
 from gateway.settings import Settings
+
+
+class Pool(StrEnum):
+    prefork = "prefork"
+    solo = "solo"
+    threads = "threads"
 
 
 def _settings() -> Settings:
@@ -30,7 +37,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
         concurrency: Annotated[int, typer.Option(min=1, help="stages worked at once (processes)")] = 1,
-        pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads")] = "prefork",
+        pool: Annotated[Pool, typer.Option(help="Celery pool")] = Pool.prefork,
         name: Annotated[str | None, typer.Option(help="this worker's name (default tpp@<host>)")] = None,
     ) -> None:
         """A replica: work the stages `gateway scheduler` enqueues, one tenant-period at a time per worker."""
@@ -40,7 +47,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings()
         make_engine(settings.database_url).dispose()  # migrated once here, before a prefork pool forks
         # --health-port: wired here at merge (gateway/health.py, branch `ops`), started before the worker.
-        make_app(settings).worker_main(["worker", "--pool", pool, "--concurrency", str(concurrency),
+        make_app(settings).worker_main(["worker", "--pool", pool.value, "--concurrency", str(concurrency),
                                         "--queues", settings.worker_queue, "--loglevel", "WARNING",
                                         "--hostname", name or f"tpp@{socket.gethostname()}",
                                         "--without-gossip", "--without-mingle"])
