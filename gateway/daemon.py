@@ -2,7 +2,8 @@
 
 A period is computed once it has closed and its grace days (late evidence within the SLA, approvals) have
 passed; computing again later is harmless (unchanged results write nothing, changed ones become adjustments).
-Errors of one tenant are logged and the loop goes on; SIGINT/SIGTERM stop it after the current step.
+Errors of one tenant, of any kind, are logged (a bug with its traceback) and the loop goes on; SIGINT/SIGTERM
+stop it after the current step. `plan_tick` (what a tick works) is shared with `gateway scheduler` (gateway/scale/).
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
+from typing import Any
 
 import structlog
 
 from gateway.domain import WIB, Period
 from gateway.errors import GatewayError
 from gateway.pipeline import Clock, Pipeline
+from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +53,60 @@ def periods_due(today: date, payment: str, grace_days: int) -> Due:
     return Due(pull=pull, compute=closed)
 
 
+RELAY = "relay"  # the stage after which the rest of a work item's stages are off the critical path
+
+
+@dataclass(frozen=True)
+class Work:
+    """One tenant-period of a tick and its stages in order (sync, verify, compute, relay): what `gateway run` does
+    in process and what `gateway scheduler` enqueues for `gateway worker`. Stages after `relay` (the SPBE audit of
+    a scheme that reads no verdicts) are worked once payroll has been sent."""
+
+    tenant: str
+    period: str
+    stages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    work: tuple[Work, ...]
+    skipped: tuple[tuple[str, str], ...]  # (tenant, reason): not pulled, e.g. without endpoints of its own
+
+
+def plan_tick(settings: Settings, today: date, grace_days: int, tenants: list[str] | None,
+              reads_evidence: Callable[[str], bool]) -> Plan:
+    """What one tick works, per tenant in name order: the periods to pull (sync, verify), then the closed period
+    to compute (sync, verify, compute, relay; verification after the relay where the scheme reads no verdicts)."""
+    work: list[Work] = []
+    skipped: list[tuple[str, str]] = []
+    for tenant, config in sorted(settings.tenants.items()):
+        if tenants is not None and tenant not in tenants:
+            continue
+        problem = config.endpoints_problem(tenant)
+        if problem is not None:
+            skipped.append((tenant, problem))
+            continue
+        due = periods_due(today, config.payment, grace_days)
+        work.extend(Work(tenant, period, ("sync", "verify")) for period in due.pull)
+        closing = ("sync", "verify", "compute", RELAY) if reads_evidence(tenant) else (
+            "sync", "compute", RELAY, "verify")
+        work.append(Work(tenant, due.compute, closing))
+    return Plan(tuple(work), tuple(skipped))
+
+
+def run_stage(pipeline: Pipeline, stage: str, tenant: str, period: str) -> Any:
+    """One stage of one tenant-period (the relay delivers every tenant's due rows)."""
+    if stage == "sync":
+        return pipeline.sync(tenant, period)
+    if stage == "verify":
+        return pipeline.verify(tenant, period)
+    if stage == "compute":
+        return pipeline.compute(tenant, period)
+    if stage == RELAY:
+        return pipeline.relay()
+    raise ValueError(f"unknown stage {stage!r}")
+
+
 @dataclass
 class TickReport:
     computed: list[str] = field(default_factory=list)
@@ -71,36 +129,32 @@ class Daemon:
 
     def tick(self) -> TickReport:
         report = TickReport()
-        backlog: list[tuple[str, str]] = []  # verification off the critical path, after the relay
         today = self.clock().astimezone(WIB).date()
-        for tenant, config in sorted(self.pipeline.settings.tenants.items()):
+        plan = plan_tick(self.pipeline.settings, today, self.grace_days, self.tenants, self.pipeline.reads_evidence)
+        for tenant, problem in plan.skipped:  # said once per daemon, not every tick
+            report.skipped.append(tenant)
+            if tenant not in self._said_skipped:
+                self._said_skipped.add(tenant)
+                log.warning("daemon.tenant_skipped", tenant=tenant, reason=problem)
+        backlog: list[Work] = []  # verification off the critical path, after the relay
+        failed: set[str] = set()
+        for work in plan.work:
             if self.stop_event.is_set():
                 break
-            if self.tenants is not None and tenant not in self.tenants:
+            if work.tenant in failed:
                 continue
-            problem = config.endpoints_problem(tenant)
-            if problem is not None:  # said once per daemon, not every tick
-                report.skipped.append(tenant)
-                if tenant not in self._said_skipped:
-                    self._said_skipped.add(tenant)
-                    log.warning("daemon.tenant_skipped", tenant=tenant, reason=problem)
+            before = work.stages[:work.stages.index(RELAY)] if RELAY in work.stages else work.stages
+            if not self._guarded(report, work.tenant, "daemon.tenant_failed", "",
+                                 partial(self._stages, work, before)):
+                failed.add(work.tenant)
                 continue
-            due = periods_due(today, config.payment, self.grace_days)
-            try:
-                for period in due.pull:
-                    self.pipeline.sync(tenant, period)
-                    self.pipeline.verify(tenant, period)
-                    report.pulled.append(f"{tenant}/{period}")
-                self.pipeline.sync(tenant, due.compute)
-                if self.pipeline.reads_evidence(tenant):
-                    self.pipeline.verify(tenant, due.compute)
-                else:  # its verification is the SPBE audit only: worked off after the relay
-                    backlog.append((tenant, due.compute))
-                self.pipeline.compute(tenant, due.compute)
-                report.computed.append(f"{tenant}/{due.compute}")
-            except GatewayError as exc:
-                report.errors.append(f"{tenant}: {exc}")
-                log.error("daemon.tenant_failed", tenant=tenant, error=str(exc))
+            if RELAY in work.stages:
+                report.computed.append(f"{work.tenant}/{work.period}")
+                after = work.stages[work.stages.index(RELAY) + 1:]
+                if after:
+                    backlog.append(Work(work.tenant, work.period, after))
+            else:
+                report.pulled.append(f"{work.tenant}/{work.period}")
         try:
             relay = self.pipeline.relay()
             report.delivered = relay.delivered
@@ -109,16 +163,34 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001 - the loop outlives a failing relay pass; the next tick retries
             report.errors.append(f"relay: {type(exc).__name__}: {exc}")
             log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}")
-        for tenant, period in backlog:
+        for work in backlog:
             if self.stop_event.is_set():
                 break
-            try:
-                self.pipeline.verify(tenant, period)
-            except GatewayError as exc:
-                report.errors.append(f"{tenant}: verification backlog: {exc}")
-                log.error("daemon.verify_backlog_failed", tenant=tenant, error=str(exc))
+            self._guarded(report, work.tenant, "daemon.verify_backlog_failed", "verification backlog: ",
+                          partial(self._stages, work, work.stages))
         log.info("daemon.tick", computed=report.computed, delivered=report.delivered, errors=len(report.errors))
         return report
+
+    def _stages(self, work: Work, stages: tuple[str, ...]) -> None:
+        for stage in stages:
+            run_stage(self.pipeline, stage, work.tenant, work.period)
+
+    @staticmethod
+    def _guarded(report: TickReport, tenant: str, event: str, what: str, step: Callable[[], None]) -> bool:
+        """Run one tenant's step; a failure of any kind is that tenant's, reported, and the loop goes on. A
+        `GatewayError` (an upstream down, refused credentials, a setting) is one line; anything else is a bug
+        and is logged with its traceback."""
+        try:
+            step()
+        except GatewayError as exc:
+            report.errors.append(f"{tenant}: {what}{exc}")
+            log.error(event, tenant=tenant, error=str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - one tenant's bug must not stop the others
+            report.errors.append(f"{tenant}: {what}{type(exc).__name__}: {exc}")
+            log.exception(event, tenant=tenant, error=f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 
     def run(self, max_ticks: int | None = None) -> int:
         """Tick until stopped (or `max_ticks`); returns the number of ticks."""

@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(15.0, gt=0)
     webhook_disable_after_days: float = Field(5.0, gt=0)  # an endpoint failing only, this long, is disabled
 
+    # Replicas (`gateway worker` / `gateway scheduler`, gateway/scale/): Celery's broker (unset: the feed's broker;
+    # RabbitMQ in production), the queue the stages go through, and how long a stage whose tenant-period another
+    # worker holds waits before it is tried again.
+    worker_broker_url: str | None = None
+    worker_queue: str = "tpp.work"
+    worker_busy_retry_seconds: float = Field(5.0, gt=0)
+
     http_timeout_seconds: float = 30.0
     tte_timeout_seconds: float = 120.0  # a large multi-signature PDF took ~40 s at BSrE
     http_max_attempts: int = 5

@@ -672,6 +672,10 @@ from gateway.cli import _feed  # noqa: E402 - `gateway feed` (webhooks), on the 
 
 _feed.register(app)
 
+from gateway.cli import _scale  # noqa: E402 - `gateway worker` and `gateway scheduler`
+
+_scale.register(app)
+
 
 def main() -> None:
     """The `gateway` command: `app` with every error that reaches the top as one line (gateway/cli/_errors.py)."""

@@ -264,3 +264,20 @@ feed_sequences = Table(
     Column("partitionkey", String(128), primary_key=True),
     Column("last", BigInteger, nullable=False),
 )
+
+# Stages worked by `gateway worker` (gateway/scale/): one row per attempt, with the scheduler's tick, the worker and
+# the database's own clock, so a redelivered or duplicate task of a tick is skipped once an attempt finished (0011).
+work_runs = Table(
+    "work_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tick", String(64), nullable=False),
+    Column("tenant", String(32), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("worker", String(128), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("outcome", String(16), nullable=True),  # done | failed | duplicate; NULL while running (or crashed)
+    Column("error", Text, nullable=True),
+    Index("ix_work_runs_tick", "tenant", "period", "tick", "stage"),
+)
