@@ -71,7 +71,7 @@ class BknMock:
         self.scenario: Scenario | None = None
         self.units: list[dict[str, Any]] = []
         self.streams: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAMS}
-        self.documents: dict[str, bytes] = {}
+        self.documents: Mapping[str, bytes] = {}
         if scenario is not None:
             self.load(scenario)
 
@@ -137,7 +137,7 @@ class BknMock:
         return mock
 
     def _replace(self, units: list[dict[str, Any]], streams: dict[str, list[dict[str, Any]]],
-                 documents: dict[str, bytes]) -> None:
+                 documents: Mapping[str, bytes]) -> None:
         for rows in streams.values():
             rows.sort(key=_sort_key)
         with self._lock:
