@@ -642,5 +642,6 @@ def _parse_period(period: str) -> tuple[date, date, list[tuple[str, date, date]]
     return spans[0][1], spans[-1][2], spans
 
 
-__all__ = ["APPLIES_TO", "BAD_KINDS", "DEFAULT_BAD_SHARE", "PATTERNS", "plant_shares", "POSITION_GROUPS", "SECTIONS", "TENANTS", "GenerationStats",
+__all__ = ["APPLIES_TO", "BAD_KINDS", "DEFAULT_BAD_SHARE", "PATTERNS", "plant_shares",
+           "POSITION_GROUPS", "SECTIONS", "TENANTS", "GenerationStats",
            "ScenarioGenerator", "ScenarioWriter", "bad_shares", "document_pool", "generate", "iter_records"]

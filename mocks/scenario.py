@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
-from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator

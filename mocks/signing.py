@@ -313,9 +313,9 @@ def pool_by_kind(pool: list[PoolDocument]) -> dict[str, list[PoolDocument]]:
     return out
 
 
-__all__ = ["KINDS", "POOL_VERSION", "VARIANT_WIDTH", "template_documents", "variant", "variant_of", "SIGNING_TIME", "Identity", "PoolDocument", "alter", "foreign_roots",
-           "foreign_signer", "minimal_pdf", "pool_by_kind", "run_coroutine", "sign_pdf", "signed_pool",
-           "trust_roots", "trusted_signers"]
+__all__ = ["Identity", "KINDS", "POOL_VERSION", "PoolDocument", "SIGNING_TIME", "VARIANT_WIDTH", "alter",
+           "foreign_roots", "foreign_signer", "minimal_pdf", "pool_by_kind", "run_coroutine", "sign_pdf",
+           "signed_pool", "template_documents", "trust_roots", "trusted_signers", "variant", "variant_of"]
 
 
 # documents of their own, cheaply ----------------------------------------------------------------------------------

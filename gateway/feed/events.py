@@ -12,6 +12,7 @@ SOURCE = "urn:tpp-gateway"
 
 RESULT_COMPUTED = "id.go.tpp.result.computed"
 CLOSURE_CANDIDATE = "id.go.tpp.unit.closure-candidate"
+INTEGRITY_SIGNAL = "id.go.tpp.integrity.signal"
 
 
 class ResultComputed(BaseModel):
@@ -43,7 +44,22 @@ class ClosureCandidate(BaseModel):
     threshold: str
 
 
-EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate}
+class IntegritySignal(BaseModel):
+    """An evidence integrity signal (gateway/mappings/integrity.py) for the inspectorate; it changes no money."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    rule: str = Field(description="shared_document | shared_photo | rapid_approval | burst_entry | sla_edge")
+    subject: str = Field(description="what the records share: a document hash, a capture, an approver's or "
+                                     "an employee's NIP")
+    nips: list[str] = Field(description="the employees concerned")
+    records: list[str] = Field(description="the evidence, activity or approval ids the rule saw")
+    message: str
+
+
+EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate,
+                                          INTEGRITY_SIGNAL: IntegritySignal}
 EVENT_TYPES = tuple(EVENT_DATA)
 
 
