@@ -114,3 +114,21 @@ def test_evidence_at_the_sla_edge_is_found(tmp_path: Path) -> None:
     assert planted
     assert {s.subject for s in found if s.rule == "sla_edge"} == planted
     assert {s.rule for s in found} == {"sla_edge"}
+
+
+def test_variants_are_distinct_deterministic_and_judged_like_the_pool() -> None:
+    from asn1crypto import x509
+
+    from mocks.signing import trust_roots, variant
+    from mocks.tte import check_pdf
+
+    roots = [x509.Certificate.load(r) for r in trust_roots()]
+    expected = {"valid": "VALID", "foreign": "INVALID", "unsigned": "NO_SIGNATURE", "altered": "INVALID"}
+    for kind, verdict in expected.items():
+        a, b = variant(kind, "EV-0000001-1"), variant(kind, "EV-0000002-1")  # type: ignore[arg-type]
+        assert a.pdf != b.pdf and a.sha256 != b.sha256
+        assert variant(kind, "EV-0000001-1") == a  # type: ignore[arg-type]
+        assert check_pdf(a.pdf, roots).conclusion == verdict
+        assert (a.sha256 == a.signed_sha256) is (kind != "altered")
+    with pytest.raises(ValueError, match="variant key"):
+        variant("valid", "bad key (with spaces)")
