@@ -54,6 +54,9 @@ class TenantConfig(BaseModel):
     trust_roots: list[str] = []
     bsre_required: bool = True
     payment: Literal["monthly", "quarterly"] = "monthly"
+    # Evidence integrity thresholds (gateway/mappings/integrity.py, IntegrityThresholds: every key has a default);
+    # signals change no money.
+    integrity: dict[str, Any] = {}
     # Where payroll goes: "bpkad" (the finance office's API) or "sipd" (one SIPD "TPP" workbook per OPD and
     # batch, written into `sipd_workbook_dir`); `sipd` holds the workbook's rates (gateway/outbox/sipd_workbook.py).
     payroll_destination: Literal["bpkad", "sipd"] = "bpkad"

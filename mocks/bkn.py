@@ -194,7 +194,7 @@ class BknMock:
         self.scenario: ScenarioData | None = None
         self.units: list[dict[str, Any]] = []
         self.streams: dict[str, Rows] = {name: Rows() for name in STREAMS}
-        self.documents: dict[str, bytes] = {}
+        self.documents: Mapping[str, bytes] = {}
         if scenario is not None:
             self.load(scenario)
 
@@ -271,7 +271,7 @@ class BknMock:
         return mock
 
     def _replace(self, units: list[dict[str, Any]], streams: dict[str, Rows],
-                 documents: dict[str, bytes]) -> None:
+                 documents: Mapping[str, bytes]) -> None:
         for rows in streams.values():
             list.sort(rows, key=_key)
         with self._lock:

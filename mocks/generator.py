@@ -12,7 +12,7 @@ What it makes (docs/scenario-format.md):
 - per employee and month: a KPI plan whose RHK and indicator names cascade from the supervisor's RHK, weights
   summing to 100; activities on working days (about 21 per employee-month at DKI, 10-12 elsewhere; nobody enters
   activities for the Sekretaris Daerah, who has no supervisor on record, nor at DKI for the eselon II heads, who are
-  paid "sundulan"); evidence pointing at a small pool of signed PDFs (`document_pool`, from `mocks.signing`),
+  paid "sundulan"); evidence with a document of its own each (a variant of a signed template, `mocks.signing.variant`),
   uploaded within the SLA in working days (holidays and cuti bersama skipped); approval by the direct supervisor
   on the next working day;
 - Pekalongan: activity kinds `rapat` (evidence: undangan, dokumentasi, notulen or tindak_lanjut), `lapangan`
@@ -43,7 +43,7 @@ import orjson
 
 from mocks import _calendar
 from mocks._org import POSITION_GROUPS, PROFILES, Organisation, Person
-from mocks.signing import PoolDocument, signed_pool
+from mocks.signing import PoolDocument, signed_pool, template_documents, variant
 
 TENANTS = tuple(PROFILES)
 # How the scenario format's BSrE verdict (`ScenarioSignature.status`) names each kind of pool document.
@@ -66,6 +66,21 @@ BAD_KINDS: dict[str, str] = {
     "supervisor_cycle": "seksi-level heads whose recorded supervisor is one of their own staff (a cycle)",
     "unknown_unit": "staff recorded against a unit id that is not in the unit tree",
 }
+# Integrity patterns (issue 18) and what the share is a share of; planted with a random stream of their own, so a
+# scenario without them draws exactly what it drew before. A planted pattern may change money where it makes
+# evidence late (a backfilled month); the others leave every amount as it was.
+PATTERNS: dict[str, str] = {
+    "shared_document": "evidence items given the very document (same bytes, same hash) of an earlier item of "
+                       "another employee",
+    "shared_photo": "Pekalongan photos given the capture time and coordinates of an earlier photo of another "
+                    "employee the same day",
+    "rapid_approval": "supervisors who approve all their staff's activities of a day seconds apart, at 16:00",
+    "burst_entry": "employee-months whose activities are all entered in one sitting on the month's last working "
+                   "day, 15 seconds apart (their evidence may turn late)",
+    "sla_edge": "employee-months whose evidence is all uploaded in the last ten minutes before the SLA deadline",
+}
+PATTERN_APPLIES_TO = {"shared_photo": ("pekalongan",)}
+
 APPLIES_TO = {"outside_window": ("dki",), "photo_no_coordinates": ("pekalongan",),
               "photo_outside_area": ("pekalongan",)}  # the other kinds apply to every tenant
 DEFAULT_BAD_SHARE = 0.05
@@ -128,20 +143,39 @@ class _Month:
     workdays: tuple[int, ...]  # day indexes (days since the period's first day) of its working days
 
 
+def plant_shares(plant: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Every integrity pattern at 0, except those named in `plant`."""
+    shares = dict.fromkeys(PATTERNS, 0.0)
+    for kind, share in (plant or {}).items():
+        if kind not in PATTERNS:
+            raise ValueError(f"unknown integrity pattern {kind!r}; known: {', '.join(PATTERNS)}")
+        if not 0 <= share <= 1:
+            raise ValueError(f"share of {kind} is {share}; a share is between 0 and 1")
+        shares[kind] = share
+    return shares
+
+
 class ScenarioGenerator:
     """One scenario's records, in SECTIONS order; `injected` counts the bad records made so far, by kind."""
 
     def __init__(self, tenant: str, employees: int, period: str, seed: int = 0,
                  bad_share: float = DEFAULT_BAD_SHARE, *, bad: Mapping[str, float] | None = None,
-                 sla_working_days: int = SLA_WORKING_DAYS) -> None:
+                 sla_working_days: int = SLA_WORKING_DAYS, plant: Mapping[str, float] | None = None) -> None:
         if tenant not in PROFILES:
             raise ValueError(f"unknown tenant {tenant!r}; known: {', '.join(TENANTS)}")
         self.tenant, self.employees, self.period, self.seed = tenant, employees, period, seed
         self.shares = bad_shares(bad_share, bad)
         self.sla = sla_working_days
         self.first, self.last, months = _parse_period(period)
+        self.planted = plant_shares(plant)
         self.injected: Counter[str] = Counter()
         self._rng = random.Random(f"{tenant}/{employees}/{period}/{seed}")
+        self._prng = random.Random(f"plant/{tenant}/{employees}/{period}/{seed}")  # the patterns' own draws
+        self._last_doc: tuple[str, dict[str, Any]] | None = None  # (nip, document fields) of the latest item
+        self._last_photo: dict[int, tuple[str, dict[str, Any]]] = {}  # day -> (nip, capture fields)
+        self._rapid: dict[str, bool] = {}  # approver NIP -> planted
+        self._rapid_count: Counter[tuple[str, int]] = Counter()
+        self._edge = False
         self._build_days(months)
 
     # calendar tables --------------------------------------------------------------------------------------------
@@ -179,21 +213,20 @@ class ScenarioGenerator:
         self.org = org
         active = ", ".join(f"{k} {v:g}" for k, v in shares.items()
                            if v and self.tenant in APPLIES_TO.get(k, TENANTS)) or "none"
+        planted = ", ".join(f"{k} {v:g}" for k, v in self.planted.items()
+                            if v and self.tenant in PATTERN_APPLIES_TO.get(k, TENANTS))
         yield "scenario", {
             "format_version": 1, "tenant": self.tenant, "period": self.period,
             "description": f"Generated by mocks.generator (seed {self.seed}): {self.tenant}, {self.employees} "
-                           f"employees, period {self.period}, SLA {self.sla} working days; bad-data shares: {active}",
+                           f"employees, period {self.period}, SLA {self.sla} working days; bad-data shares: {active}"
+                           + (f"; integrity patterns: {planted}" if planted else ""),
             "updated_at": f"{(self.last + timedelta(days=1)).isoformat()}T07:00:00+07:00"}
         for unit in org.units:
             yield "unit", org.unit_record(unit)
         for person in org.people:
             yield "employee", org.employee_record(person)
-        pool = document_pool()
-        for doc in pool:
-            yield "document", {"id": doc.id, "content_b64": _b64(doc.pdf), "note": f"pool document: {doc.kind}"}
-        self._pool = {kind: [(d.id, d.signed_sha256, SIGNATURE_STATUS[d.kind]) for d in pool if d.kind in kinds]
-                      for kind, kinds in (("valid", ("valid",)), ("altered", ("altered",)),
-                                          ("bad_signature", ("foreign", "unsigned")))}
+        for doc in template_documents():  # each evidence item gets a variant of one of these: a document of its own
+            yield "document", {"id": doc.id, "content_b64": _b64(doc.pdf), "note": f"template document: {doc.kind}"}
         self._act = 0
         for month in self.months:
             for person in org.people:
@@ -213,6 +246,9 @@ class ScenarioGenerator:
         else:
             weights = rng.choice(_GOOD_WEIGHTS)
         plan_id = f"{month.tag}-{person.index + 1:06d}"
+        prnd = self._prng.random
+        burst = bool(self.planted["burst_entry"]) and prnd() < self.planted["burst_entry"]
+        self._edge = bool(self.planted["sla_edge"]) and prnd() < self.planted["sla_edge"]
         supports = self.org.supervisor_rhk(person)
         acts = bool(month.workdays) and not (person.role == "top" or (dki and person.role == "opd_head"))
         if dki:
@@ -238,12 +274,15 @@ class ScenarioGenerator:
                 slots = sorted((workdays[int(rnd() * nwd)], j % k) for j in range(n))
             else:
                 slots = sorted((workdays[int(rnd() * nwd)], i) for i, c in enumerate(per_indicator) for _ in range(c))
-            yield from self._activities(person, indicators, slots)
+            if burst or self._edge:
+                self.injected.update(+Counter(burst_entry=int(burst), sla_edge=int(self._edge)))
+            yield from self._activities(person, indicators, slots, workdays[-1] if burst else None)
         if tenant == "pekalongan":
             yield "attendance", self._attendance(person, month)
 
     def _activities(self, person: Person, indicators: list[dict[str, Any]],
-                    slots: list[tuple[int, int]]) -> Iterator[tuple[str, dict[str, Any]]]:
+                    slots: list[tuple[int, int]], burst_day: int | None = None
+                    ) -> Iterator[tuple[str, dict[str, Any]]]:
         rnd, shares, injected = self._rng.random, self.shares, self.injected
         ts, tenant = self._ts, self.tenant
         kinds = _KINDS[tenant]
@@ -255,7 +294,11 @@ class ScenarioGenerator:
         else:
             wrong = person.nip
         s_window, s_dup, s_wrong = shares["outside_window"], shares["duplicate_id"], shares["wrong_approver"]
-        for day, ind in slots:
+        rapid = self._rapid.get(approver)
+        if rapid is None:
+            share = self.planted["rapid_approval"]
+            rapid = self._rapid[approver] = bool(share) and self._prng.random() < share
+        for n, (day, ind) in enumerate(slots):
             self._act += 1
             aid = f"ACT-{self._act:07d}"
             kind = kinds[int(rnd() * 100)]
@@ -271,6 +314,8 @@ class ScenarioGenerator:
                                base + _DAY + int(rnd() * 8 * 3600))
             else:
                 entered = base + 9 * 3600 + int(rnd() * 12 * 3600)
+            if burst_day is not None:  # backfilled: the whole month in one sitting
+                entered = burst_day * _DAY + 16 * 3600 + 15 * n
             activity = {"id": aid, "nip": person.nip, "indicator_id": indicators[ind]["id"],
                         "date": self._days[day], "quantity": "1", "kind": kind,
                         "description": _pick(rnd, _DESCRIPTIONS[kind]), "entered_at": ts(entered)}
@@ -287,27 +332,46 @@ class ScenarioGenerator:
             else:
                 ekinds = ("dokumen",)
             for k, ekind in enumerate(ekinds, 1):
-                yield "evidence", self._evidence(f"EV-{self._act:07d}-{k}", aid, ekind, day, entered)
+                yield "evidence", self._evidence(f"EV-{self._act:07d}-{k}", aid, ekind, day, entered, person.nip)
             if rnd() < s_wrong:
                 injected["wrong_approver"] += 1
                 who = wrong
             else:
                 who = approver
             decided = self._next_workday[entered // _DAY] * _DAY + 9 * 3600 + int(rnd() * 8 * 3600)
+            if rapid and who == approver:
+                on = self._next_workday[entered // _DAY]
+                decided = on * _DAY + 16 * 3600 + 2 * self._rapid_count[(approver, on)]
+                self._rapid_count[(approver, on)] += 1
+                self.injected["rapid_approval"] += 1
             yield "approval", {"id": f"APR-{self._act:07d}", "activity_id": aid, "approver_nip": who,
                                "decided_at": ts(decided)}
 
-    def _evidence(self, eid: str, aid: str, kind: str, day: int, entered: int) -> dict[str, Any]:
+    def _evidence(self, eid: str, aid: str, kind: str, day: int, entered: int, nip: str) -> dict[str, Any]:
         rng, rnd, shares, injected = self._rng, self._rng.random, self.shares, self.injected
         r = rnd()
+        doc_kind: Any
         if r < shares["altered_document"]:
             injected["altered_document"] += 1
-            doc = _pick(rnd, self._pool["altered"])
+            rnd()  # the draw that once picked one of the pool's documents, kept so that the data stays the same
+            doc_kind = "altered"
         elif r < shares["altered_document"] + shares["bad_signature"]:
             injected["bad_signature"] += 1
-            doc = _pick(rnd, self._pool["bad_signature"])
+            doc_kind = "foreign" if rnd() < 0.5 else "unsigned"
         else:
-            doc = _pick(rnd, self._pool["valid"])
+            rnd()
+            doc_kind = "valid"
+        doc = variant(doc_kind, eid)
+        fields: dict[str, Any] = {"document_id": doc.id.partition("/")[0], "document_variant": eid,
+                                  "sha256": doc.signed_sha256}
+        if doc_kind != "valid":
+            fields["signature"] = {"status": SIGNATURE_STATUS[doc_kind]}
+        share = self.planted["shared_document"]
+        if share and self._last_doc is not None and self._last_doc[0] != nip and self._prng.random() < share:
+            fields = self._last_doc[1]  # the same document as another employee's item
+            injected["shared_document"] += 1
+        else:
+            self._last_doc = (nip, fields)
         deadline = self._deadline[day]
         if rnd() < shares["late_evidence"]:
             injected["late_evidence"] += 1
@@ -323,10 +387,10 @@ class ScenarioGenerator:
                 uploaded = naive + 1 + int(rnd() * (deadline - naive))
             else:
                 uploaded = entered + int(rnd() * (deadline - entered))
-        record: dict[str, Any] = {"id": eid, "activity_id": aid, "kind": kind, "document_id": doc[0],
-                                  "sha256": doc[1], "uploaded_at": self._ts(uploaded)}
-        if doc[2] != "valid":
-            record["signature"] = {"status": doc[2]}
+            if self._edge:
+                uploaded = max(entered, deadline - int(self._prng.random() * 600))
+        record: dict[str, Any] = {"id": eid, "activity_id": aid, "kind": kind, **fields,
+                                  "uploaded_at": self._ts(uploaded)}
         if kind == "foto":
             (lat0, lat1), (lon0, lon1) = PEKALONGAN_BOX
             if rnd() < shares["photo_no_coordinates"]:
@@ -340,6 +404,13 @@ class ScenarioGenerator:
                     lat, lon = lat0 + rnd() * (lat1 - lat0), lon0 + rnd() * (lon1 - lon0)
                 record["latitude"], record["longitude"] = f"{lat:.6f}", f"{lon:.6f}"
             record["captured_at"] = self._ts(day * _DAY + 8 * 3600 + int(rnd() * 7 * 3600))
+            share, last = self.planted["shared_photo"], self._last_photo.get(day)
+            if share and last is not None and last[0] != nip and "latitude" in last[1] and self._prng.random() < share:
+                record.update(last[1])  # another employee's photo: same capture time and place
+                injected["shared_photo"] += 1
+            elif share:
+                self._last_photo[day] = (nip, {k: record[k] for k in ("latitude", "longitude", "captured_at")
+                                               if k in record})
         return record
 
     def _attendance(self, person: Person, month: _Month) -> dict[str, Any]:
@@ -378,11 +449,12 @@ def document_pool() -> list[PoolDocument]:
 
 
 def iter_records(tenant: str, employees: int, period: str, seed: int = 0, bad_share: float = DEFAULT_BAD_SHARE,
-                 *, bad: Mapping[str, float] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+                 *, bad: Mapping[str, float] | None = None, plant: Mapping[str, float] | None = None
+                 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The scenario's records as (kind, record): first ("scenario", top-level fields), then units, employees,
     documents, per employee-month a plan, activities with their evidence and approvals and (Pekalongan)
     attendance, and last (Pekalongan) programmes. A generator: nothing is held beyond the organisation."""
-    return ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=bad).records()
+    return ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=bad, plant=plant).records()
 
 
 @dataclass
@@ -395,12 +467,12 @@ class GenerationStats:
 
 def generate(tenant: str, employees: int, period: str, seed: int = 0, bad_share: float = DEFAULT_BAD_SHARE,
              out: IO[bytes] | IO[str] | None = None, *, bad: Mapping[str, float] | None = None,
-             spill_dir: str | None = None) -> GenerationStats:
+             spill_dir: str | None = None, plant: Mapping[str, float] | None = None) -> GenerationStats:
     """Write the scenario as JSON (format_version 1) to `out` (binary or text; default: standard output)."""
     import sys
 
     started = time.perf_counter()
-    gen = ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=bad)
+    gen = ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=bad, plant=plant)
     stats = GenerationStats(injected=gen.injected)
     writer = ScenarioWriter(_byte_sink(out if out is not None else sys.stdout), spill_dir=spill_dir)
     try:
@@ -570,5 +642,6 @@ def _parse_period(period: str) -> tuple[date, date, list[tuple[str, date, date]]
     return spans[0][1], spans[-1][2], spans
 
 
-__all__ = ["APPLIES_TO", "BAD_KINDS", "DEFAULT_BAD_SHARE", "POSITION_GROUPS", "SECTIONS", "TENANTS", "GenerationStats",
+__all__ = ["APPLIES_TO", "BAD_KINDS", "DEFAULT_BAD_SHARE", "PATTERNS", "plant_shares",
+           "POSITION_GROUPS", "SECTIONS", "TENANTS", "GenerationStats",
            "ScenarioGenerator", "ScenarioWriter", "bad_shares", "document_pool", "generate", "iter_records"]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -113,6 +114,8 @@ class ScenarioEvidence(_Model):
     filename: str = "bukti.pdf"
     content: str | None = Field(default=None, description="the document as stored by BKN now, as text")
     document_id: str | None = Field(default=None, description="or: a document of the pool, by id")
+    document_variant: str | None = Field(default=None, description="with a template `document_id` (tpl-<kind>): "
+                                         "the document of its own derived from it (mocks.signing.variant)")
     sha256: str = Field(description="the hash BKN recorded at upload; differs from the document's if altered")
     uploaded_at: AwareDatetime
     signature: ScenarioSignature = ScenarioSignature()
@@ -325,19 +328,52 @@ def bundled_path(tenant: str) -> Path:
     return matches[-1]
 
 
-def document_bytes(scenario: ScenarioData) -> dict[str, bytes]:
-    """Evidence id -> the bytes BKN serves for it now."""
+def document_bytes(scenario: ScenarioData) -> Mapping[str, bytes]:
+    """Evidence id -> the bytes BKN serves for it now (variants derived when first asked for)."""
     pool = {d.id: base64.b64decode(d.content_b64) for d in scenario.documents}
-    out = {}
+    out: dict[str, bytes] = {}
+    variants: dict[str, tuple[str, str]] = {}
     for e in scenario.evidence:
         if e.document_id is not None:
             if e.document_id not in pool:
                 raise ValueError(f"evidence {e.id}: document_id {e.document_id!r} is not in the scenario's "
                                  "documents")
-            out[e.id] = pool[e.document_id]
+            if e.document_variant is not None:
+                variants[e.id] = (e.document_id, e.document_variant)
+            else:
+                out[e.id] = pool[e.document_id]
         elif e.content is not None:
             out[e.id] = e.content.encode()
-    return out
+    return DerivedDocuments(out, variants) if variants else out
+
+
+class DerivedDocuments(Mapping[str, bytes]):
+    """Stored documents plus per-evidence variants of template documents, each signed on first request (tens of
+    microseconds) and kept in a bounded cache."""
+
+    def __init__(self, stored: dict[str, bytes], variants: dict[str, tuple[str, str]]) -> None:
+        self._stored, self._variants = stored, variants
+
+    def __getitem__(self, evidence_id: str) -> bytes:
+        found = self._stored.get(evidence_id)
+        if found is not None:
+            return found
+        template, key = self._variants[evidence_id]
+        return _variant(template, key)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from self._variants
+
+    def __len__(self) -> int:
+        return len(self._stored) + len(self._variants)
+
+
+@lru_cache(maxsize=4096)
+def _variant(template: str, key: str) -> bytes:
+    from mocks.signing import variant_of
+
+    return variant_of(template, key)
 
 
 def sha256_text(content: str) -> str:

@@ -313,6 +313,128 @@ def pool_by_kind(pool: list[PoolDocument]) -> dict[str, list[PoolDocument]]:
     return out
 
 
-__all__ = ["KINDS", "POOL_VERSION", "SIGNING_TIME", "Identity", "PoolDocument", "alter", "foreign_roots",
-           "foreign_signer", "minimal_pdf", "pool_by_kind", "run_coroutine", "sign_pdf", "signed_pool",
-           "trust_roots", "trusted_signers"]
+__all__ = ["Identity", "KINDS", "POOL_VERSION", "PoolDocument", "SIGNING_TIME", "VARIANT_WIDTH", "alter",
+           "foreign_roots", "foreign_signer", "minimal_pdf", "pool_by_kind", "run_coroutine", "sign_pdf",
+           "signed_pool", "template_documents", "trust_roots", "trusted_signers", "variant", "variant_of"]
+
+
+# documents of their own, cheaply ----------------------------------------------------------------------------------
+# Every evidence item of a generated scenario gets a document of its own: a template of each kind is signed once
+# with pyhanko (tens of milliseconds); a variant writes its key into a fixed-width slot on the template's page and
+# re-signs the CMS by hand: the new byte-range digest into the signed attributes, one deterministic ECDSA signature
+# over them, the new CMS into the /Contents placeholder. Tens of microseconds a document, and a real PAdES signature
+# that pyhanko (the BSrE mock, the gateway's offline check) validates like any other.
+VARIANT_WIDTH = 40
+_SLOT = b"(Nomor bukti: " + b"." * VARIANT_WIDTH + b")"
+_VARIANT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:")
+
+
+@dataclass(frozen=True)
+class _Template:
+    kind: Kind
+    pdf: bytes  # signed (or, "unsigned", plain) with the slot blank
+    slot: int  # offset of the slot's dots
+    contents: tuple[int, int]  # the /Contents hex digits: start, end
+    identity: Identity | None
+    attrs: bytes  # the signed attributes as signed (SET OF), with the digest at `digest_at`
+    digest_at: int
+    cms_parts: dict[int, tuple[bytes, int, bytes]]  # signature length -> (CMS before it, digest offset, after it)
+
+
+def _template_id(kind: Kind) -> str:
+    return f"tpl-{kind}"
+
+
+@lru_cache(maxsize=8)
+def _template(kind: Kind) -> _Template:
+    from asn1crypto import cms
+
+    doc_id = _template_id(kind)
+    base = minimal_pdf(f"Bukti Kinerja ({kind})", (
+        "Pemerintah Kota (TEST)", "Dokumen uji TTE: satu dokumen per bukti kinerja",
+        "Nomor bukti: " + "." * VARIANT_WIDTH, "Dokumen ini dibuat untuk pengujian, bukan dokumen dinas."),
+        doc_id=f"{POOL_VERSION}/template/{doc_id}")
+    if base.count(_SLOT) != 1:
+        raise AssertionError("template slot not unique")
+    slot = base.index(_SLOT) + len(b"(Nomor bukti: ")
+    if kind == "unsigned":
+        return _Template(kind, base, slot, (0, 0), None, b"", 0, {})
+    identity = foreign_signer() if kind == "foreign" else trusted_signers()[0]
+    signed = sign_pdf(base, identity)
+    start = signed.index(b"/Contents <") + len(b"/Contents <")
+    end = signed.index(b">", start)
+    der = bytes.fromhex(signed[start:end].decode())
+    info = cms.ContentInfo.load(der, strict=False)
+    signer_info = info["content"]["signer_infos"][0]
+    attrs = signer_info["signed_attrs"].dump()
+    attrs = b"\x31" + attrs[1:]
+    digest = hashlib.sha256(signed[:start - 1] + signed[end + 1:]).digest()
+    if attrs.count(digest) != 1:
+        raise AssertionError("template digest not found in the signed attributes")
+    return _Template(kind, signed, slot, (start, end), identity, attrs, attrs.index(digest), {})
+
+
+def _cms_parts(template: _Template, length: int) -> tuple[bytes, int, bytes]:
+    """The template's CMS around a signature of `length` bytes (DER ECDSA signatures vary by a byte or two)."""
+    parts = template.cms_parts.get(length)
+    if parts is None:
+        from asn1crypto import cms
+
+        start, end = template.contents
+        info = cms.ContentInfo.load(bytes.fromhex(template.pdf[start:end].decode()), strict=False)
+        marker = bytes([0xA5]) * length
+        info["content"]["signer_infos"][0]["signature"] = marker
+        der = info.dump(force=True)
+        at = der.index(marker)
+        digest = template.attrs[template.digest_at:template.digest_at + 32]
+        parts = (der[:at], der.index(digest), der[at + length:])
+        template.cms_parts[length] = parts
+    return parts
+
+
+def variant(kind: Kind, key: str) -> PoolDocument:
+    """A document of its own for `key` (an evidence id, at most VARIANT_WIDTH of [A-Za-z0-9-_./:]): the template of
+    `kind` with the key on its page, signed anew ("valid": trusted chain; "foreign": untrusted; "altered": valid,
+    then changed after signing; "unsigned": none). The same key always gives the same bytes; id `<tpl id>/<key>`."""
+    if len(key) > VARIANT_WIDTH or not set(key) <= _VARIANT_CHARS:
+        raise ValueError(f"variant key {key!r}: at most {VARIANT_WIDTH} of [A-Za-z0-9-_./:]")
+    template = _template("valid" if kind == "altered" else kind)
+    pdf = template.pdf
+    filled = key.encode().ljust(VARIANT_WIDTH, b".")
+    body = pdf[:template.slot] + filled + pdf[template.slot + VARIANT_WIDTH:]
+    doc_id = f"{_template_id(kind)}/{key}"
+    if template.identity is None:
+        return PoolDocument(doc_id, body, _sha(body), kind, _sha(body))
+    start, end = template.contents
+    digest = hashlib.sha256(body[:start - 1])
+    digest.update(body[end + 1:])
+    value = digest.digest()
+    attrs = template.attrs[:template.digest_at] + value + template.attrs[template.digest_at + 32:]
+    signature = template.identity.key.sign(attrs, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    before, at, after = _cms_parts(template, len(signature))
+    der = before[:at] + value + before[at + 32:] + signature + after
+    digits = der.hex().upper().encode()
+    if len(digits) > end - start:
+        raise AssertionError("signature larger than the template's placeholder")
+    signed = body[:start] + digits.ljust(end - start, b"0") + body[end:]
+    served = alter(signed) if kind == "altered" else signed
+    return PoolDocument(doc_id, served, _sha(served), kind, _sha(signed))
+
+
+def template_documents() -> list[PoolDocument]:
+    """The four templates themselves (slot blank), as scenario documents: a variant names one by id."""
+    return [_template_doc(k) for k in KINDS]
+
+
+def _template_doc(kind: Kind) -> PoolDocument:
+    pdf = _template("valid" if kind == "altered" else kind).pdf
+    served = alter(pdf) if kind == "altered" else pdf
+    return PoolDocument(_template_id(kind), served, _sha(served), kind, _sha(pdf))
+
+
+def variant_of(document_id: str, key: str) -> bytes:
+    """The bytes BKN serves for a variant of template `document_id` (`tpl-<kind>`)."""
+    kind = document_id.removeprefix("tpl-")
+    if kind not in KINDS:
+        raise ValueError(f"{document_id!r} is not a template document (tpl-valid, tpl-foreign, ...)")
+    return variant(kind, key).pdf  # type: ignore[arg-type]

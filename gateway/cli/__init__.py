@@ -243,11 +243,21 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
 @app.command()
 def report(tenant: TenantOpt, period: PeriodOpt,
            fmt: Annotated[str, typer.Option("--format", "-f", help="html | csv | json")] = "html",
-           out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None) -> None:
-    """The public summary per OPD (and DKI's unit report): aggregated, no names, no NIPs."""
+           out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
+           kind: Annotated[str, typer.Option("--kind", help="public | integrity (internal: names employees)")
+                           ] = "public") -> None:
+    """The public summary per OPD (and DKI's unit report): aggregated, no names, no NIPs; `--kind integrity`: the
+    evidence integrity signals for the inspectorate (internal)."""
     from gateway import reports
 
     period = _check_period(period)
+    if kind == "integrity":
+        from gateway.cli._integrity import integrity_report
+
+        integrity_report(tenant, period, fmt, out)
+        return
+    if kind != "public":
+        raise typer.BadParameter("--kind must be public or integrity")
     if fmt not in reports.RENDERERS:
         raise typer.BadParameter(f"--format must be one of {', '.join(reports.RENDERERS)}")
     config = Settings().tenants.get(tenant)

@@ -14,7 +14,7 @@ from rich.table import Table
 err = Console(stderr=True)
 
 
-def _shares(items: list[str] | None) -> dict[str, float]:
+def _shares(items: list[str] | None, option: str = "--bad") -> dict[str, float]:
     shares = {}
     for item in items or []:
         kind, sep, value = item.partition("=")
@@ -24,7 +24,7 @@ def _shares(items: list[str] | None) -> dict[str, float]:
             shares[kind.strip()] = float(value)
         except ValueError:
             raise typer.BadParameter(f"{item!r}: expected KIND=SHARE, e.g. late_evidence=0.2",
-                                     param_hint="--bad") from None
+                                     param_hint=option) from None
     return shares
 
 
@@ -40,6 +40,9 @@ def generate_command(
         "--bad", help="KIND=SHARE for one kind (repeatable): late_evidence, bad_signature, altered_document, "
                       "wrong_approver, outside_window, photo_no_coordinates, photo_outside_area, bad_weights, "
                       "duplicate_id, supervisor_cycle, unknown_unit")] = None,
+    plant: Annotated[list[str] | None, typer.Option(
+        "--plant", help="PATTERN=SHARE, an integrity pattern to plant (repeatable): shared_document, shared_photo, "
+                        "rapid_approval, burst_entry, sla_edge")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no summary on standard error")] = False,
 ) -> None:
     """Generate a scenario: org tree, employees, KPI plans, activities with evidence and approvals, and bad data
@@ -48,19 +51,19 @@ def generate_command(
 
     if tenant not in TENANTS:
         raise typer.BadParameter(f"{tenant!r}; known: {', '.join(TENANTS)}", param_hint="--tenant")
-    overrides = _shares(bad)
+    overrides, planted = _shares(bad), _shares(plant, "--plant")
     try:
         bad_shares(bad_share, overrides)
-        ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=overrides)
+        ScenarioGenerator(tenant, employees, period, seed, bad_share, bad=overrides, plant=planted)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     if out is None:
-        stats = generate(tenant, employees, period, seed, bad_share, sys.stdout.buffer, bad=overrides)
+        stats = generate(tenant, employees, period, seed, bad_share, sys.stdout.buffer, bad=overrides, plant=planted)
     else:
         partial = out.with_name(out.name + ".partial")
         try:
             with partial.open("wb") as fh:
-                stats = generate(tenant, employees, period, seed, bad_share, fh, bad=overrides)
+                stats = generate(tenant, employees, period, seed, bad_share, fh, bad=overrides, plant=planted)
             os.replace(partial, out)
         finally:
             partial.unlink(missing_ok=True)

@@ -27,6 +27,8 @@ RESULT_COMPUTED = "id.go.tpp.result.computed"
 CLOSURE_CANDIDATE = "id.go.tpp.unit.closure-candidate"
 ENDPOINT_DISABLED = "id.go.tpp.webhook.endpoint-disabled"  # operator channel: the exchange only, never a webhook
 
+INTEGRITY_SIGNAL = "id.go.tpp.integrity.signal"
+
 SEQUENCE_DIGITS = 16  # `sequence` is zero-padded text: lexical order is numeric order
 
 
@@ -79,8 +81,23 @@ class EndpointDisabled(BaseModel):
     failing_since: datetime | None
 
 
+
+class IntegritySignal(BaseModel):
+    """An evidence integrity signal (gateway/mappings/integrity.py) for the inspectorate; it changes no money."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    rule: str = Field(description="shared_document | shared_photo | rapid_approval | burst_entry | sla_edge")
+    subject: str = Field(description="what the records share: a document hash, a capture, an approver's or "
+                                     "an employee's NIP")
+    nips: list[str] = Field(description="the employees concerned")
+    records: list[str] = Field(description="the evidence, activity or approval ids the rule saw")
+    message: str
+
+
 EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate,
-                                          ENDPOINT_DISABLED: EndpointDisabled}
+                                          ENDPOINT_DISABLED: EndpointDisabled, INTEGRITY_SIGNAL: IntegritySignal}
 EVENT_TYPES = tuple(EVENT_DATA)
 
 

@@ -141,6 +141,12 @@ class Compute(Stage):
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 feed_writer.publish(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
+                # Evidence integrity signals (issue 18): to the feed only; they change no amount.
+                from gateway.reports_integrity import load_signals, signal_events
+
+                if config.integrity.get("on_compute", True):
+                    feed_writer.publish(conn, tenant, period, signal_events(
+                        load_signals(conn, tenant, config, period), tenant, period, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
