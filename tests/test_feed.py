@@ -150,7 +150,7 @@ def test_a_result_event_names_its_payroll_lines_and_audit_entry(tmp_path) -> Non
     pipeline.cycle("metro", "2026-03")
     with pipeline.engine.connect() as c:
         events = [e for (p,) in c.execute(select(outbox.c.payload).where(outbox.c.destination == "feed"))
-                  for e in p["events"]]
+                  for e in p["events"] if e["type"] == "id.go.tpp.result.computed"]
         audits = {h: s for s, h in c.execute(select(audit_log.c.subject, audit_log.c.hash).where(
             audit_log.c.tenant == "metro", audit_log.c.action == "result.computed"))}
         lines = {}
