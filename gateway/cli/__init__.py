@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import Engine, select
 
 from gateway import logsetup
@@ -92,6 +91,7 @@ def _rupiah(amount: int) -> str:
 def demo(
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="city whose bundled scenario to run")] = "metro",
     scenario: Annotated[Path | None, typer.Option(help="scenario JSON file (docs/scenario-format.md)")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks.
 
@@ -129,9 +129,24 @@ def demo(
     acknowledged = sum(1 for r in rows if r.status == "delivered")
     rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
     payment = settings.tenants[loaded.tenant].payment
-    table = Table(title=f"{loaded.tenant} {loaded.period} (paid {payment}): demo cycle on the bundled mocks")
-    table.add_column("what")
-    table.add_column("value", justify="right")
+    total = sum(r.amount for r in results)
+    dead = sum(1 for r in rows if r.status == "dead")
+    if as_json:
+        typer.echo(json.dumps({
+            "tenant": loaded.tenant, "period": loaded.period, "paid": payment, "employees": len(loaded.employees),
+            "results": len(results), "full": counts[ResultStatus.FULL], "partial": counts[ResultStatus.PARTIAL],
+            "nothing": counts[ResultStatus.NOTHING], "quarantined": len(quarantined),
+            "evidence_checked": report.verify.checked, "total_rupiah": total,
+            "payroll_batches": len(rows), "payroll_batches_acknowledged": acknowledged,
+            "payroll_lines_sent": sum(len(r.payload["lines"]) for r in rows), "payroll_lines_rejected": rejected,
+            "unpaid": len(unpaid), "unpaid_rupiah": unpaid_total, "dead_letters": dead,
+            "spbe_verdicts": len(world.spbe.records)}, indent=1))
+        if dead:
+            raise typer.Exit(1)
+        return
+    table = show.table(f"{loaded.tenant} {loaded.period} (paid {payment}): demo cycle on the bundled mocks")
+    show.text_column(table, "what")
+    show.whole_column(table, "value", justify="right")
     for label, value in [
         ("employees", len(loaded.employees)),
         ("results computed", len(results)),
@@ -140,12 +155,12 @@ def demo(
         ("paid nothing", counts[ResultStatus.NOTHING]),
         ("quarantined records", len(quarantined)),
         ("evidence checked this run", report.verify.checked),
-        ("total", _rupiah(sum(r.amount for r in results))),
+        ("total", _rupiah(total)),
         ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
         ("payroll lines sent", sum(len(r.payload["lines"]) for r in rows)),
         ("payroll lines rejected", rejected),
         ("computed but not paid", f"{len(unpaid)} ({_rupiah(unpaid_total)})"),
-        ("dead letters", sum(1 for r in rows if r.status == "dead")),
+        ("dead letters", dead),
         ("evidence verdicts in the SPBE audit trail", len(world.spbe.records)),
     ]:
         table.add_row(label, str(value))
@@ -344,7 +359,7 @@ def org(tenant: TenantOpt,
     if not positions:
         console.print(f"{tenant}: no position history stored (is \"siasn\" among its sources, and has it synced?)")
         return
-    table = Table(title=f"{tenant} on {day:%d-%m-%Y}: {len(heads)} units with a head, {len(positions)} positions")
+    table = show.table(f"{tenant} on {day:%d-%m-%Y}: {len(heads)} units with a head, {len(positions)} positions")
     show.text_column(table, "unit")
     show.whole_column(table, "head", min_width=show.NIP_WIDTH)
     show.whole_column(table, "people", justify="right")
@@ -620,14 +635,20 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=1, default=str))
     else:
-        table = Table(title=f"{tenant} {period}: {len(report.differences)} differences; results "
+        table = show.table(f"{tenant} {period}: {len(report.differences)} differences; results "
                             f"{_rupiah(report.results_total)}, acknowledged by payroll "
                             f"{_rupiah(report.payroll_total)}, {report.in_flight} lines in flight")
-        for col in ("kind", "NIP", "OPD", "result", "covered", "correction", "detail"):
-            table.add_column(col, overflow="fold")
+        with _engine().connect() as conn:
+            names = show.unit_names(conn, tenant)
+        show.nip_column(table)
+        show.text_column(table, "difference (OPD, detail)", min_width=20)
+        show.whole_column(table, "amounts", justify="right")
         for d in report.differences:
-            table.add_row(d.kind, d.nip or "", d.opd_id or "", "" if d.result is None else _rupiah(d.result),
-                          _rupiah(d.covered), _rupiah(d.correction), escape(d.detail))
+            amounts = "\n".join([*([] if d.result is None else [f"result {_rupiah(d.result)}"]),
+                                  f"covered {_rupiah(d.covered)}", f"fix {_rupiah(d.correction)}"])
+            what = "\n".join(part for part in (f"[bold]{d.kind}[/bold]", escape(show.named(names, d.opd_id)),
+                                                escape(d.detail)) if part)
+            table.add_row(d.nip or "", what, amounts)
         console.print(table)
         if report.fixed:
             console.print(f"--fix wrote {len(report.fixed)} batch(es): {', '.join(report.fixed)}", soft_wrap=True)
