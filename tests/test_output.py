@@ -168,3 +168,16 @@ def test_every_explanation_of_the_other_cities_is_in_the_one_format(cli80: Any, 
             assert_readable(line["text"])
     worked = next(r for r in results if r["status"] == "partial")
     assert_readable(cli80("explain", "-t", tenant, "-p", period, "--nip", worked["nip"]))
+
+
+def test_an_outbox_error_keeps_its_http_status_and_a_payroll_aggregate_names_its_opd() -> None:
+    from gateway.cli import _format as show
+
+    key = "9" * 64
+    error = f"payroll batch {key}: payroll answered 503 to POST /batches: {'x' * 200}"
+    assert show.error_summary(error) == "HTTP 503"  # the old 60-character cut ended inside the batch key
+    assert show.error_summary("feed batch k: ConnectionError: refused") == "error"
+    names = {"94A0DF05AC642A30C9E39659E5A34078": "Dinas Kesehatan"}
+    assert show.aggregate("metro/2026-03/94A0DF05AC642A30C9E39659E5A34078", "metro", names) == "2026-03 Dinas Kesehatan"
+    assert show.aggregate("metro/2026-03/spbe", "metro", names) == "2026-03 spbe"
+    assert show.named(names, "FFFF") == "FFFF" and show.named(names, None) == ""
