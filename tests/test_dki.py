@@ -132,7 +132,7 @@ def test_each_month_is_capped_at_the_monthly_maximum_on_its_own() -> None:
     r = result(b)
     assert r.amount == 4_095_000
     assert month_rupiah(r) == ["4005000", "90000", "0"]
-    assert "capped at Rp 4,005,000" in r.lines[0].text
+    assert "capped at Rp 4.005.000" in r.lines[0].text
 
 
 def test_quarter_is_rounded_down_once_on_the_sum_of_its_months() -> None:
@@ -176,7 +176,7 @@ def test_eselon_ii_head_gets_the_maximum_times_the_mean_attainment_of_the_subtre
     r = result(b, KADIS)
     assert r.amount == 3_241_875
     sundulan = next(line for line in r.lines if line.code == "sundulan")
-    assert "13/120 of 4 employees" in sundulan.text
+    assert "10,83% of 4 employees" in sundulan.text  # 13/120, shown to two decimals
     assert set(sundulan.refs) == {KABID, KASI, PELAYANAN, OPERASIONAL}
     assert refusals(r) == {own: "refused:sundulan-head"}
 

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import Engine, select
 
 from gateway import logsetup
+from gateway.cli import _format as show
 from gateway.cli._errors import one_line
-from gateway.domain import Period, ResultStatus
+from gateway.domain import Period, ResultStatus, fmt
 from gateway.errors import GatewayError, InvalidPeriod
 from gateway.outbox import ledger
 from gateway.settings import Settings
@@ -84,13 +84,14 @@ def _check_period(period: str) -> str:
 
 
 def _rupiah(amount: int) -> str:
-    return f"Rp {amount:,}".replace(",", ".")
+    return fmt.rupiah(amount)
 
 
 @app.command()
 def demo(
     tenant: Annotated[str, typer.Option("--tenant", "-t", help="city whose bundled scenario to run")] = "metro",
     scenario: Annotated[Path | None, typer.Option(help="scenario JSON file (docs/scenario-format.md)")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run a whole cycle (pull, verify, compute, outbox, relay) against the bundled mocks.
 
@@ -129,9 +130,24 @@ def demo(
     acknowledged = sum(1 for r in rows if r.status == "delivered")
     rejected = sum(1 for r in rows for ln in (r.answer or {}).get("lines", []) if ln.get("status") == "rejected")
     payment = settings.tenants[loaded.tenant].payment
-    table = Table(title=f"{loaded.tenant} {loaded.period} (paid {payment}): demo cycle on the bundled mocks")
-    table.add_column("what")
-    table.add_column("value", justify="right")
+    total = sum(r.amount for r in results)
+    dead = sum(1 for r in rows if r.status == "dead")
+    if as_json:
+        typer.echo(json.dumps({
+            "tenant": loaded.tenant, "period": loaded.period, "paid": payment, "employees": len(loaded.employees),
+            "results": len(results), "full": counts[ResultStatus.FULL], "partial": counts[ResultStatus.PARTIAL],
+            "nothing": counts[ResultStatus.NOTHING], "quarantined": len(quarantined),
+            "evidence_checked": report.verify.checked, "total_rupiah": total,
+            "payroll_batches": len(rows), "payroll_batches_acknowledged": acknowledged,
+            "payroll_lines_sent": sum(len(r.payload["lines"]) for r in rows), "payroll_lines_rejected": rejected,
+            "unpaid": len(unpaid), "unpaid_rupiah": unpaid_total, "dead_letters": dead,
+            "spbe_verdicts": len(world.spbe.records)}, indent=1))
+        if dead:
+            raise typer.Exit(1)
+        return
+    table = show.table(f"{loaded.tenant} {loaded.period} (paid {payment}): demo cycle on the bundled mocks")
+    show.text_column(table, "what")
+    show.whole_column(table, "value", justify="right")
     for label, value in [
         ("employees", employees),
         ("results computed", len(results)),
@@ -140,12 +156,12 @@ def demo(
         ("paid nothing", counts[ResultStatus.NOTHING]),
         ("quarantined records", len(quarantined)),
         ("evidence checked this run", report.verify.checked),
-        ("total", _rupiah(sum(r.amount for r in results))),
+        ("total", _rupiah(total)),
         ("payroll batches acknowledged", f"{acknowledged} of {len(rows)}"),
         ("payroll lines sent", sum(len(r.payload["lines"]) for r in rows)),
         ("payroll lines rejected", rejected),
         ("computed but not paid", f"{len(unpaid)} ({_rupiah(unpaid_total)})"),
-        ("dead letters", sum(1 for r in rows if r.status == "dead")),
+        ("dead letters", dead),
         ("evidence verdicts in the SPBE audit trail", len(world.spbe.records)),
     ]:
         table.add_row(label, str(value))
@@ -215,18 +231,24 @@ def results(tenant: TenantOpt, period: PeriodOpt, as_json: JsonOpt = False) -> N
         items = repo.load_results(conn, tenant, period)
         withdrawn = repo.load_withdrawn(conn, tenant, period)
         held = holds.load(conn, tenant, period)
+        names = show.unit_names(conn, tenant)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in items] + [
             {**_jsonable(w), "status": "withdrawn"} for w in withdrawn] + [
             {**_jsonable(h), "status": "held"} for h in held], indent=1))
         return
-    table = Table(title=f"{tenant} {period}: {len(items)} results")
-    for col in ("NIP", "OPD", "score", "status", "amount"):
-        table.add_column(col, justify="right" if col in ("score", "amount") else "left")
+    table = show.table(f"{tenant} {period}: {len(items)} results")
+    show.nip_column(table)
+    show.text_column(table, "OPD", min_width=10)
+    show.whole_column(table, "score", justify="right")
+    show.whole_column(table, "status")
+    show.money_column(table, "amount")
     for r in items:
-        table.add_row(r.nip, r.opd_id[:8], r.score, r.status.value, _rupiah(r.amount))
+        table.add_row(r.nip, escape(show.named(names, r.opd_id)), fmt.score(r.score), r.status.value,
+                      _rupiah(r.amount))
     for w in withdrawn:
-        table.add_row(w["nip"], w["opd_id"][:8], "", "withdrawn", f"({_rupiah(w['amount'])})")
+        table.add_row(w["nip"], escape(show.named(names, w["opd_id"])), "", "withdrawn",
+                      f"({_rupiah(w['amount'])})")
     for h in held:
         table.add_row(h["nip"], "", "", "held", "")
     table.add_row("", "", "", "total", _rupiah(sum(r.amount for r in items)))
@@ -348,9 +370,10 @@ def org(tenant: TenantOpt,
     if not positions:
         console.print(f"{tenant}: no position history stored (is \"siasn\" among its sources, and has it synced?)")
         return
-    table = Table(title=f"{tenant} on {day:%d-%m-%Y}: {len(heads)} units with a head, {len(positions)} positions")
-    for col in ("unit", "head", "people"):
-        table.add_column(col, justify="right" if col == "people" else "left", overflow="fold")
+    table = show.table(f"{tenant} on {day:%d-%m-%Y}: {len(heads)} units with a head, {len(positions)} positions")
+    show.text_column(table, "unit")
+    show.whole_column(table, "head", min_width=show.NIP_WIDTH)
+    show.whole_column(table, "people", justify="right")
     for r in rows:
         head = (r["head_nip"] + (" (Plt.)" if r["acting"] else "")) if r["head_nip"] else "vacant"
         table.add_row(escape(r["unit"] or r["unit_id"]), head, str(r["people"]))
@@ -370,6 +393,7 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
                     or nip in q["message"]]
         held = holds.load(conn, tenant, period, nip)
         checks = repo.check_details(conn, tenant, [i for r in found for i in r.input_ids if i not in (r.nip,)])
+        names = show.unit_names(conn, tenant)
     if not found and not problems and not gone and not held:
         console.print(f"[red]no result for NIP {nip} in {tenant} {period}[/red]")
         raise typer.Exit(2)
@@ -382,11 +406,12 @@ def explain(tenant: TenantOpt, period: PeriodOpt,
                                "quarantine": [_jsonable(p) for p in problems]}, indent=1))
         return
     for r in found:
-        console.print(f"[bold]{r.nip}[/bold] {tenant} {period} scheme {r.scheme} "
-                      f"(settings {r.settings_version}): {_rupiah(r.amount)} of ceiling {_rupiah(r.ceiling)}, "
-                      f"score {r.score}, {r.status.value}", soft_wrap=True)
+        console.print(f"[bold]{r.nip}[/bold] {tenant} {period}, {escape(show.named(names, r.opd_id))}, scheme "
+                      f"{r.scheme} (settings {r.settings_version}): {_rupiah(r.amount)} of ceiling "
+                      f"{_rupiah(r.ceiling)}, score {fmt.score(r.score)}, {r.status.value}", soft_wrap=True)
         for line in r.lines:
-            money = f"  [dim](Rp {line.rupiah} exact)[/dim]" if line.rupiah is not None else ""
+            # The line's share of the amount, exact in --json; shown to two decimals where it is not whole.
+            money = f"  [dim]({fmt.rupiah(line.rupiah)})[/dim]" if line.rupiah is not None else ""
             style = "red" if line.code.startswith("refused:") else "default"
             console.print(f"  [{style}]{line.code}[/{style}]: {line.text}{money}", soft_wrap=True,
                           highlight=False)
@@ -442,15 +467,18 @@ def quarantine(ctx: typer.Context,
     if as_json:
         typer.echo(json.dumps([_jsonable(q) for q in items], indent=1))
         return
-    table = Table(title=f"{tenant}: {len(items)} quarantined" + (" (open and resolved)" if show_all else " (open)"))
-    for col in ("id", "period", "kind", "record", "rule", "message") + (("resolved",) if show_all else ()):
-        table.add_column(col)
+    table = show.table(f"{tenant}: {len(items)} quarantined" + (" (open and resolved)" if show_all else " (open)"))
+    show.whole_column(table, "id", justify="right")
+    # kind and period above the record's id: at 80 columns the message keeps room for a whole NIP per line
+    show.whole_column(table, "record", min_width=show.NIP_WIDTH)
+    show.text_column(table, "rule", min_width=10)
+    show.text_column(table, "message", min_width=show.NIP_WIDTH + 2)
     for q in items:
-        row = [str(q["id"]), q["period"] or "", q["record_kind"], q["record_id"], q["rule"], q["message"]]
-        if show_all:
-            row.append("" if q["resolved_at"] is None else
-                       f"{q['resolution']} by {q['resolved_by']} {q['resolved_at']:%Y-%m-%d %H:%M}")
-        table.add_row(*(escape(str(v)) for v in row))
+        message = q["message"]
+        if show_all and q["resolved_at"] is not None:
+            message += f"\nresolved: {q['resolution']} by {q['resolved_by']} {q['resolved_at']:%Y-%m-%d %H:%M}"
+        table.add_row(str(q["id"]), escape(f"{q['record_kind']}, {q['period'] or 'no period'}\n{q['record_id']}"),
+                      escape(q["rule"]), escape(message))
     console.print(table)
 
 
@@ -497,22 +525,33 @@ def outbox_list(tenant: TenantOpt, period: Annotated[str | None, typer.Option("-
     with _engine().connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
         rejections = _rejections_by_row(conn, tenant, period)
+        names = show.unit_names(conn, tenant)
     if as_json:
         typer.echo(json.dumps([{**_jsonable(r), "rejected_lines": rejections.get(r["id"], {})} for r in rows],
                               indent=1))
         return
     total = sum(sum(reasons.values()) for reasons in rejections.values())
-    table = Table(title=f"{tenant}: {len(rows)} outbox rows, {total} payroll lines rejected")
-    for col in ("id", "aggregate", "status", "attempts", "lines", "amount", "rejected", "last error"):
-        table.add_column(col)
+    table = show.table(f"{tenant}: {len(rows)} outbox rows, {total} payroll lines rejected")
+    show.whole_column(table, "id", justify="right")
+    show.text_column(table, "aggregate", min_width=12)
+    show.whole_column(table, "status")
+    show.whole_column(table, "tries", justify="right")
+    show.whole_column(table, "lines", justify="right")
+    show.money_column(table, "amount")
+    show.text_column(table, "rejected", min_width=8)
     for r in rows:
         lines = r["payload"].get("lines", [])  # payroll; SPBE rows carry verdicts, feed rows events
         items = lines or r["payload"].get("verdicts") or r["payload"].get("events") or []
         rejected = "; ".join(f"{count} {reason}" for reason, count in sorted(rejections.get(r["id"], {}).items()))
-        table.add_row(str(r["id"]), r["aggregate"], r["status"], str(r["attempts"]), str(len(items)),
-                      _rupiah(sum(ln["amount"] for ln in lines)) if lines else "", escape(rejected),
-                      escape((r["last_error"] or "")[:60]))
+        status = r["status"] + (f"\n{show.error_summary(r['last_error'])}" if r["last_error"] else "")
+        table.add_row(str(r["id"]), escape(show.aggregate(r["aggregate"], tenant, names)), status,
+                      str(r["attempts"]), str(len(items)),
+                      _rupiah(sum(ln["amount"] for ln in lines)) if lines else "", escape(rejected))
     console.print(table)
+    for r in rows:  # whole, below the table: the HTTP status and the answer's start are never cut
+        if r["last_error"]:
+            console.print(escape(f"row {r['id']} ({r['status']}, {r['attempts']} tries): {r['last_error']}"),
+                          soft_wrap=True, highlight=False)
 
 
 def _rejections_by_row(conn: Any, tenant: str, period: str | None) -> dict[int, dict[str, int]]:
@@ -607,14 +646,20 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=1, default=str))
     else:
-        table = Table(title=f"{tenant} {period}: {len(report.differences)} differences; results "
+        table = show.table(f"{tenant} {period}: {len(report.differences)} differences; results "
                             f"{_rupiah(report.results_total)}, acknowledged by payroll "
                             f"{_rupiah(report.payroll_total)}, {report.in_flight} lines in flight")
-        for col in ("kind", "NIP", "OPD", "result", "covered", "correction", "detail"):
-            table.add_column(col, overflow="fold")
+        with _engine().connect() as conn:
+            names = show.unit_names(conn, tenant)
+        show.nip_column(table)
+        show.text_column(table, "difference (OPD, detail)", min_width=20)
+        show.whole_column(table, "amounts", justify="right")
         for d in report.differences:
-            table.add_row(d.kind, d.nip or "", d.opd_id or "", "" if d.result is None else _rupiah(d.result),
-                          _rupiah(d.covered), _rupiah(d.correction), escape(d.detail))
+            amounts = "\n".join([*([] if d.result is None else [f"result {_rupiah(d.result)}"]),
+                                  f"covered {_rupiah(d.covered)}", f"fix {_rupiah(d.correction)}"])
+            what = "\n".join(part for part in (f"[bold]{d.kind}[/bold]", escape(show.named(names, d.opd_id)),
+                                                escape(d.detail)) if part)
+            table.add_row(d.nip or "", what, amounts)
         console.print(table)
         if report.fixed:
             console.print(f"--fix wrote {len(report.fixed)} batch(es): {', '.join(report.fixed)}", soft_wrap=True)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gateway.domain import fmt
+
 err = Console(stderr=True)
 
 
@@ -69,7 +71,7 @@ def generate_command(
             partial.unlink(missing_ok=True)
     if quiet:
         return
-    table = Table(title=f"{tenant} {period}: {stats.bytes_written:,} bytes in {stats.seconds:.1f} s"
+    table = Table(title=f"{tenant} {period}: {fmt.number(stats.bytes_written)} bytes in {stats.seconds:.1f} s"
                   + (f" -> {out}" if out else ""))
     table.add_column("records")
     table.add_column("count", justify="right")
@@ -80,7 +82,7 @@ def generate_command(
     for i in range(max(len(left), len(right))):
         lk, lv = left[i] if i < len(left) else ("", "")
         rk, rv = right[i] if i < len(right) else ("", "")
-        table.add_row(lk, f"{lv:,}" if lv != "" else "", rk, f"{rv:,}" if rv != "" else "")
+        table.add_row(lk, fmt.number(lv) if lv != "" else "", rk, fmt.number(rv) if rv != "" else "")
     err.print(table)
 
 

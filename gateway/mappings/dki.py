@@ -51,6 +51,7 @@ from gateway.domain import (
     Result,
     ResultStatus,
     Unit,
+    fmt,
 )
 from gateway.mappings._base import Outcome, SchemeSettings, UnitSets, fraction_text, opd_of, pack_groups
 from gateway.mappings._checks import ActivityRecords, Refusal, check_approval, unique_employees
@@ -260,10 +261,6 @@ def _month_labels(period: Period) -> list[str]:
     return labels
 
 
-def _rp(value: Fraction) -> str:
-    return f"Rp {value.numerator:,}" if value.denominator == 1 else f"Rp {fraction_text(value)}"
-
-
 class _Computation:
     def __init__(self, data: PeriodData, settings: DkiSettings) -> None:
         self.data, self.settings = data, settings
@@ -382,12 +379,13 @@ class _Computation:
             raw = points[month] * value
             amount = min(raw, Fraction(maximum))
             earned.months[month] = _Month(points[month], amount, amount / maximum)
-            over = (f", over the monthly maximum Rp {maximum:,} ({emp.position_group}): capped at Rp {maximum:,}"
+            over = (f", over the monthly maximum {fmt.rupiah(maximum)} ({emp.position_group}): capped at "
+                    f"{fmt.rupiah(maximum)}"
                     if raw > maximum else "")
             earned.lines.append(ExplanationLine(
                 code="month", refs=tuple(counted[month]), rupiah=fraction_text(amount),
-                text=f"{month}: {len(counted[month])} activities counted, {fraction_text(points[month])} points "
-                     f"(position factor {fraction_text(factor)}) x Rp {value:,} = {_rp(raw)}{over}"))
+                text=f"{month}: {len(counted[month])} activities counted, {fmt.number(points[month])} points "
+                     f"(position factor {fmt.number(factor)}) x {fmt.rupiah(value)} = {fmt.rupiah(raw)}{over}"))
         earned.lines.extend(refusals)
 
     def _check_activity(self, emp: Employee, act: Activity, inputs: list[str]) -> None:
@@ -436,9 +434,9 @@ class _Computation:
             earned.months[month] = _Month(Fraction(0), amount, mean)
             earned.lines.append(ExplanationLine(
                 code="sundulan", refs=refs, rupiah=fraction_text(amount),
-                text=f"{month}: mean attainment {fraction_text(mean)} of {len(members)} employees in the subtree of "
-                     f"{unit_name}{note} x monthly maximum Rp {earned.maximum:,} ({emp.position_group}) = "
-                     f"{_rp(amount)}"))
+                text=f"{month}: mean attainment {fmt.number(mean * 100)}% of {len(members)} employees in the subtree "
+                     f"of {unit_name}{note} x monthly maximum {fmt.rupiah(earned.maximum)} ({emp.position_group}) = "
+                     f"{fmt.rupiah(amount)}"))
         for act in sorted(self.activities.get(emp.nip, []), key=lambda a: (a.day, a.id)):
             if act.day in self.period:
                 earned.inputs.append(act.id)
@@ -455,8 +453,8 @@ class _Computation:
         months = "the month" if len(self.months) == 1 else f"the {len(self.months)} monthly amounts"
         lines = [*earned.lines, ExplanationLine(
             code="total", rupiah=fraction_text(amount - exact),
-            text=f"{self.data.period}: sum of {months}, each capped on its own, = {_rp(exact)}, rounded down once "
-                 f"to Rp {amount:,}")]
+            text=f"{self.data.period}: sum of {months}, each capped on its own, = {fmt.rupiah(exact)}, rounded down "
+                 f"once to {fmt.rupiah(amount)}")]
         if amount == ceiling:
             status = ResultStatus.FULL
         elif amount > 0:

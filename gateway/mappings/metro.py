@@ -28,6 +28,7 @@ from gateway.domain import (
     Result,
     ResultStatus,
     WorkingDayCalendar,
+    fmt,
 )
 from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, merge_by_nip, opd_of, pack_groups
 from gateway.mappings._checks import (
@@ -201,9 +202,9 @@ class _Computation:
             capped = " (capped)" if ratio > cap else ""
             lines.append(ExplanationLine(
                 code="indicator",
-                text=f"{ind.id} {ind.name}: realised {fraction_text(r)} of target {fraction_text(t)} -> "
-                     f"achievement {fraction_text(achievement)}{capped} x weight {fraction_text(w)}% = "
-                     f"{fraction_text(points)} points; {len(counted[ind.id])} activities counted",
+                text=f"{ind.id} {ind.name}: realised {fmt.number(r)} of target {fmt.number(t)} -> "
+                     f"achievement {fmt.number(achievement)}{capped} x weight {fmt.number(w)}% = "
+                     f"{fmt.number(points)} points; {len(counted[ind.id])} activities counted",
                 refs=(ind.id, *counted[ind.id]),
                 rupiah=fraction_text(ceiling * points / 100)))
         lines.extend(refusals)
@@ -211,14 +212,15 @@ class _Computation:
         if score < Fraction(self.settings.min_score):
             lines.append(ExplanationLine(
                 code="below-min-score",
-                text=f"score {fraction_text(score)} is below the minimum {self.settings.min_score}: nothing is paid",
+                text=f"score {fmt.score(score)} is below the minimum {fmt.number(self.settings.min_score)}: nothing is "
+                     "paid",
                 rupiah=fraction_text(-exact)))
             return self._result(emp, opd, ceiling, score, 0, lines, inputs, metrics)
         amount = floor(exact)
         lines.append(ExplanationLine(
             code="total",
-            text=f"score {fraction_text(score)} of 100 x ceiling Rp {ceiling:,} (kelas {emp.kelas_jabatan}) = "
-                 f"Rp {fraction_text(exact)}, rounded down once to Rp {amount:,}",
+            text=f"score {fmt.score(score)} of 100 x ceiling {fmt.rupiah(ceiling)} (kelas {emp.kelas_jabatan}) = "
+                 f"{fmt.rupiah(exact)}, rounded down once to {fmt.rupiah(amount)}",
             rupiah=fraction_text(amount - exact)))
         return self._result(emp, opd, ceiling, score, amount, lines, inputs, metrics)
 

@@ -54,6 +54,7 @@ from gateway.domain import (
     ResultStatus,
     Unit,
     WorkingDayCalendar,
+    fmt,
 )
 from gateway.mappings._base import Outcome, SchemeSettings, fraction_text, opd_of
 from gateway.mappings._checks import (
@@ -198,24 +199,12 @@ class _Cut:
 
 
 def _percent(value: Fraction) -> str:
-    """A fraction of 1 as a percentage: decimal where it terminates (0.5%), else n/d%."""
-    p = value * 100
-    d = p.denominator
-    for prime in (2, 5):
-        while d % prime == 0:
-            d //= prime
-    if d != 1:
-        return f"{fraction_text(p)}%"
-    text = format((Decimal(p.numerator) / Decimal(p.denominator)).normalize(), "f")
-    return f"{text}%"
+    """A fraction of 1 as a percentage, for people: whole (5%) or to two decimals (0,50%, 33,33%)."""
+    return f"{fmt.number(value * 100)}%"
 
 
 def _either(alternatives: tuple[str, ...]) -> str:
     return alternatives[0] if len(alternatives) == 1 else f"({' or '.join(alternatives)})"
-
-
-def _rp(value: Fraction) -> str:
-    return f"Rp {fraction_text(value)}" if value.denominator != 1 else f"Rp {value.numerator:,}"
 
 
 class _Computation:
@@ -334,9 +323,9 @@ class _Computation:
         amount = floor(exact)
         lines.append(ExplanationLine(
             code="total",
-            text=f"(K {fraction_text(k)} x {self.settings.k_weight} + D {fraction_text(d)} x {self.settings.d_weight})"
-                 f" x (1 - C {_percent(c)}) x ceiling Rp {ceiling:,} (kelas {emp.kelas_jabatan}) = {_rp(exact)}, "
-                 f"rounded down once to Rp {amount:,}",
+            text=f"(K {fmt.number(k)} x {fmt.number(self.settings.k_weight)} + D {fmt.number(d)} x "
+                 f"{fmt.number(self.settings.d_weight)}) x (1 - C {_percent(c)}) x ceiling {fmt.rupiah(ceiling)} "
+                 f"(kelas {emp.kelas_jabatan}) = {fmt.rupiah(exact)}, rounded down once to {fmt.rupiah(amount)}",
             rupiah=fraction_text(amount - exact)))
         if amount == ceiling and ceiling > 0:
             status = ResultStatus.FULL
@@ -390,9 +379,9 @@ class _Computation:
             capped = " (capped)" if r > t else ""
             lines.append(ExplanationLine(
                 code="indicator",
-                text=f"{ind.id} {ind.name}: realised {fraction_text(r)} of target {fraction_text(t)} -> "
-                     f"achievement {fraction_text(achievement)}{capped} x weight {fraction_text(w)}% = "
-                     f"{fraction_text(points)} points of K; {len(counted[ind.id])} activities counted",
+                text=f"{ind.id} {ind.name}: realised {fmt.number(r)} of target {fmt.number(t)} -> "
+                     f"achievement {fmt.number(achievement)}{capped} x weight {fmt.number(w)}% = "
+                     f"{fmt.number(points)} points of K; {len(counted[ind.id])} activities counted",
                 refs=(ind.id, *counted[ind.id]),
                 rupiah=fraction_text(rupiah_per_k * points / 100)))
         return k, lines + refusals
@@ -454,7 +443,8 @@ class _Computation:
         inputs.append(ref)
         table = self.settings.deductions
         lines = [ExplanationLine(code="discipline", refs=(ref,), rupiah=fraction_text(rupiah_per_d),
-                                 text=f"discipline: D starts at 1, x weight {self.settings.d_weight} x ceiling")]
+                                 text=f"discipline: D starts at 1, x weight {fmt.number(self.settings.d_weight)} x "
+                                      "ceiling")]
         groups: list[tuple[str, str, int, Fraction]] = []
         for code, what, minutes in (("late", "late arrival", att.late_minutes),
                                     ("early-leave", "early leave", att.early_leave_minutes)):

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, update
 
+from gateway.domain import fmt
 from gateway.errors import GatewayError, UpstreamError
 from gateway.outbox import ledger
 from gateway.outbox.relay import Delivery
@@ -242,22 +243,23 @@ def _differences(conn: Connection, tenant: str, period: str, report: ReconcileRe
         opd = r.opd_id if r else p.last_opd
         if p.unknown:
             out.append(Difference("unknown", nip, opd, r.amount if r else None, p.covered, 0,
-                                  f"Rp {p.unknown:,} in batches payroll may or may not have booked; it did not say"))
+                                  f"{fmt.rupiah(p.unknown)} in batches payroll may or may not have booked; it did "
+                                  "not say"))
         if p.rejected:
             owed = (r.amount if r else 0) - p.covered
             out.append(Difference("rejected", nip, opd, r.amount if r else None, p.covered, owed,
-                                  f"payroll rejected Rp {p.rejected:,}: {'; '.join(sorted(set(p.reasons)))}"))
+                                  f"payroll rejected {fmt.rupiah(p.rejected)}: {'; '.join(sorted(set(p.reasons)))}"))
             continue
         if r is None:
             if p.covered:
                 why = withdrawn.get(nip, {}).get("withdrawn_reason") or "no result in this period"
                 out.append(Difference("paid-no-result", nip, opd, None, p.covered, -p.covered,
-                                      f"paid Rp {p.covered:,}, no result now ({why})"))
+                                      f"paid {fmt.rupiah(p.covered)}, no result now ({why})"))
             continue
         delta = r.amount - p.covered
         if delta:
             out.append(Difference("owed" if delta > 0 else "overpaid", nip, opd, r.amount, p.covered, delta,
-                                  f"result Rp {r.amount:,}, payroll holds or will hold Rp {p.covered:,}"))
+                                  f"result {fmt.rupiah(r.amount)}, payroll holds or will hold {fmt.rupiah(p.covered)}"))
     for row in ledger.payroll_rows(conn, tenant, period, ("dead",)):
         out.append(Difference("dead", None, row["payload"].get("opd_id"), None, 0, 0,
                               f"row {row['id']} is dead: {(row['last_error'] or '')[:200]}"))
