@@ -108,6 +108,8 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
             except ValueError as exc:
                 raise ConfigurationError(str(exc)) from None
             own[name] = (tenant_settings, _Clients.build(tenant_settings, transport, sleep))
+            for client in own[name][1].all:
+                client.tenant = name  # its errors and breaker are that tenant's in the metrics
     own_payroll = {name: PayrollDestination(clients.payroll) for name, (_s, clients) in own.items()}
     destinations: dict[str, Destination] = {
         "payroll": _payroll(settings, engine, PayrollDestination(deployment.payroll), own_payroll)}

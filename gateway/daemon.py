@@ -2,7 +2,8 @@
 
 A period is computed once it has closed and its grace days (late evidence within the SLA, approvals) have
 passed; computing again later is harmless (unchanged results write nothing, changed ones become adjustments).
-Errors of one tenant are logged and the loop goes on; SIGINT/SIGTERM stop it after the current step.
+A failure of any kind in one tenant is logged (with its traceback) and the loop goes on with the others;
+SIGINT/SIGTERM stop it after the current step.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from gateway.domain import WIB, Period
 from gateway.errors import GatewayError
@@ -58,6 +60,11 @@ class TickReport:
     delivered: int = 0
 
 
+def _said(exc: BaseException) -> str:
+    """A `GatewayError` says what to do in its own words; anything else is named by its type too."""
+    return str(exc) if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"
+
+
 class Daemon:
     def __init__(self, pipeline: Pipeline, *, clock: Clock, interval_seconds: float = 300.0,
                  grace_days: int = 7, wait: Callable[[float], bool] | None = None,
@@ -85,22 +92,8 @@ class Daemon:
                     self._said_skipped.add(tenant)
                     log.warning("daemon.tenant_skipped", tenant=tenant, reason=problem)
                 continue
-            due = periods_due(today, config.payment, self.grace_days)
-            try:
-                for period in due.pull:
-                    self.pipeline.sync(tenant, period)
-                    self.pipeline.verify(tenant, period)
-                    report.pulled.append(f"{tenant}/{period}")
-                self.pipeline.sync(tenant, due.compute)
-                if self.pipeline.reads_evidence(tenant):
-                    self.pipeline.verify(tenant, due.compute)
-                else:  # its verification is the SPBE audit only: worked off after the relay
-                    backlog.append((tenant, due.compute))
-                self.pipeline.compute(tenant, due.compute)
-                report.computed.append(f"{tenant}/{due.compute}")
-            except GatewayError as exc:
-                report.errors.append(f"{tenant}: {exc}")
-                log.error("daemon.tenant_failed", tenant=tenant, error=str(exc))
+            with bound_contextvars(tenant=tenant):
+                self._tenant_tick(tenant, periods_due(today, config.payment, self.grace_days), report, backlog)
         try:
             relay = self.pipeline.relay()
             report.delivered = relay.delivered
@@ -108,17 +101,43 @@ class Daemon:
             self.pipeline.purge()
         except Exception as exc:  # noqa: BLE001 - the loop outlives a failing relay pass; the next tick retries
             report.errors.append(f"relay: {type(exc).__name__}: {exc}")
-            log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}")
+            log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
         for tenant, period in backlog:
             if self.stop_event.is_set():
                 break
-            try:
-                self.pipeline.verify(tenant, period)
-            except GatewayError as exc:
-                report.errors.append(f"{tenant}: verification backlog: {exc}")
-                log.error("daemon.verify_backlog_failed", tenant=tenant, error=str(exc))
+            with bound_contextvars(tenant=tenant, period=period):
+                try:
+                    self.pipeline.verify(tenant, period)
+                except Exception as exc:  # noqa: BLE001 - one tenant's failure, of any kind, is not the others'
+                    report.errors.append(f"{tenant}: verification backlog: {_said(exc)}")
+                    log.error("daemon.verify_backlog_failed", error=_said(exc), exc_info=exc)
         log.info("daemon.tick", computed=report.computed, delivered=report.delivered, errors=len(report.errors))
         return report
+
+    def _tenant_tick(self, tenant: str, due: Due, report: TickReport, backlog: list[tuple[str, str]]) -> None:
+        """One tenant's share of a tick. Any failure (a `GatewayError` the gateway raised on purpose, or a bug,
+        a driver error, a broken scheme plug-in) is this tenant's alone: logged with its traceback, reported, and
+        the tick goes on with the next tenant."""
+        period = ""
+        try:
+            for period in due.pull:
+                with bound_contextvars(period=period):
+                    self.pipeline.sync(tenant, period)
+                    self.pipeline.verify(tenant, period)
+                report.pulled.append(f"{tenant}/{period}")
+            period = due.compute
+            with bound_contextvars(period=period):
+                self.pipeline.sync(tenant, period)
+                if self.pipeline.reads_evidence(tenant):
+                    self.pipeline.verify(tenant, period)
+                else:  # its verification is the SPBE audit only: worked off after the relay
+                    backlog.append((tenant, period))
+                self.pipeline.compute(tenant, period)
+            report.computed.append(f"{tenant}/{period}")
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure, of any kind, is not the others'
+            report.errors.append(f"{tenant}: {_said(exc)}")
+            with bound_contextvars(period=period):
+                log.error("daemon.tenant_failed", error=_said(exc), exc_info=exc)
 
     def run(self, max_ticks: int | None = None) -> int:
         """Tick until stopped (or `max_ticks`); returns the number of ticks."""

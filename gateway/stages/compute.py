@@ -140,7 +140,7 @@ class Compute(Stage):
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
-        log.info("compute.done", tenant=tenant, period=period, results=report.results,
+        log.info("compute.done", results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
 
