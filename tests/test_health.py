@@ -60,14 +60,14 @@ def server() -> Iterator[MockServer]:
         yield served
 
 
-def test_metrics_and_readiness_scraped_while_the_daemon_runs_against_the_served_mocks(tmp_path, server: MockServer
-                                                                                     ) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_and_readiness_scraped_while_the_daemon_runs_against_the_served_mocks(db_url: str,
+                                                                                     server: MockServer) -> None:
     world = server.world
     world.faults.clear()
     world.load(METRO)
     world.faults.set("payroll.submit", Fault(kind="error", status=503))  # payroll down: its rows stay pending
     clock = FakeClock(APRIL_10)
-    settings = mock_settings(Settings(database_url=f"sqlite:///{tmp_path}/h.db", breaker_fail_max=3), world)
+    settings = mock_settings(Settings(database_url=db_url, breaker_fail_max=3), world)
     pipeline = build_pipeline(settings, clock=clock, sleep=lambda _s: None)  # over HTTP: no transport given
     before = {"activities": counter(RECORDS_PULLED, "metro", "aktivitas"),
               "employees": counter(RECORDS_PULLED, "metro", "pegawai"),
@@ -137,8 +137,8 @@ def test_ready_is_503_when_the_database_is_unreachable() -> None:
     assert sample(metrics, "tpp_gateway_store_up") == 0  # the scrape itself still answers
 
 
-def test_ready_is_503_while_migrations_are_behind(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine = make_engine(f"sqlite:///{tmp_path}/m.db", migrate=False)
+def test_ready_is_503_while_migrations_are_behind(db_url: str) -> None:
+    engine = make_engine(db_url, migrate=False)
     script = ScriptDirectory.from_config(alembic_config(engine))
     previous = script.get_revision(script.get_current_head()).down_revision  # one release behind
     upgrade(engine, str(previous))
@@ -159,6 +159,21 @@ def test_ready_is_503_when_the_configured_broker_is_unreachable(tmp_path) -> Non
     assert answer.status_code == 503
     checks = answer.json()["checks"]
     assert checks["database"] == checks["migrations"] == "ok" and checks["broker"] != "ok"  # memory:// is no broker
+
+
+@pytest.mark.rabbitmq
+def test_ready_with_the_configured_broker_reachable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from tests.conftest import IN_CI
+
+    url = os.environ.get("GATEWAY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    engine = make_engine(f"sqlite:///{tmp_path}/r.db")
+    with serve_health(0, engine, tenants=lambda: [], clock=lambda: APRIL_10, broker_urls=[url]) as health:
+        answer = httpx.get(health.url + "/ready", timeout=30)
+    if answer.status_code == 503 and not IN_CI:
+        pytest.skip(f"RabbitMQ not reachable at {url}: {answer.json()['checks']['broker']}")
+    assert answer.status_code == 200 and answer.json()["checks"]["broker"] == "ok"
 
 
 def test_a_failure_of_any_kind_in_one_tenant_is_logged_with_its_traceback_and_the_others_go_on(
