@@ -109,16 +109,21 @@ def _log_uncaught_in_thread(args: Any) -> None:
     _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
 
 
+def foreign_formatter(json: bool) -> logging.Formatter:
+    """Other libraries' records (alembic, kombu, ...): in JSON mode through structlog's own ProcessorFormatter, one
+    JSON line each with the bound context, masked by the same processor; in console mode as text, masked."""
+    if not json:
+        return _MaskingFormatter("%(levelname)s %(name)s: %(message)s")
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name,
+                           structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _DICT_TRACEBACKS,
+                    mask_personal_data, structlog.processors.JSONRenderer()])
+
+
 def configure(level: str = "WARNING", json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
-    # Other libraries' records (alembic, kombu, ...) in JSON mode go through structlog's own ProcessorFormatter: one
-    # JSON line each, masked by the same processor; in console mode, as text, masked.
-    formatter: logging.Formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.processors.add_log_level,
-                           structlog.processors.TimeStamper(fmt="iso", utc=True)],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _DICT_TRACEBACKS,
-                    mask_personal_data, structlog.processors.JSONRenderer()],
-    ) if json else _MaskingFormatter("%(levelname)s %(name)s: %(message)s")
+    formatter = foreign_formatter(json)
     for handler in logging.getLogger().handlers:
         if type(handler) is logging.StreamHandler:  # ours (basicConfig's), not a test runner's capture
             handler.setFormatter(formatter)

@@ -110,3 +110,22 @@ def test_a_failing_postgresql_statement_logs_no_nip_and_no_name() -> None:
     written = out.getvalue()
     assert json.loads(written)["event"] == "store.failed" and json.loads(written)["exception"][0]["frames"]
     assert "198803032012032003" not in written and "Dewi Lestari" not in written
+
+
+def test_other_libraries_lines_are_json_masked_and_carry_the_bound_context() -> None:
+    import logging
+
+    from gateway.logsetup import foreign_formatter
+
+    handler = logging.StreamHandler(out := io.StringIO())
+    handler.setFormatter(foreign_formatter(json=True))
+    library = logging.getLogger("kombu.connection")
+    library.addHandler(handler)
+    try:
+        with structlog.contextvars.bound_contextvars(tenant="metro", period="2026-03"):
+            library.warning("lost 198803032012032003's channel")
+    finally:
+        library.removeHandler(handler)
+    event = json.loads(out.getvalue())
+    assert event == {**event, "event": "lost 1988**********2003's channel", "logger": "kombu.connection",
+                     "level": "warning", "tenant": "metro", "period": "2026-03"}
