@@ -107,6 +107,8 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
         if config.endpoints and config.endpoints_problem(name) is None:
             tenant_settings = settings.for_tenant(name)  # a ConfigurationError naming the section
             own[name] = (tenant_settings, _Clients.build(tenant_settings, transport, sleep))
+            for client in own[name][1].all:
+                client.tenant = name  # its errors and breaker are that tenant's in the metrics
     own_payroll = {name: PayrollDestination(clients.payroll) for name, (_s, clients) in own.items()}
     destinations: dict[str, Destination] = {
         "payroll": _payroll(settings, engine, PayrollDestination(deployment.payroll), own_payroll)}

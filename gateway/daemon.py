@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from gateway.domain import WIB, Period
 from gateway.errors import GatewayError
@@ -116,6 +117,11 @@ class TickReport:
     delivered: int = 0
 
 
+def _said(exc: BaseException) -> str:
+    """A `GatewayError` says what to do in its own words; anything else is named by its type too."""
+    return str(exc) if isinstance(exc, GatewayError) else f"{type(exc).__name__}: {exc}"
+
+
 class Daemon:
     def __init__(self, pipeline: Pipeline, *, clock: Clock, interval_seconds: float = 300.0,
                  grace_days: int = 7, wait: Callable[[float], bool] | None = None,
@@ -144,7 +150,7 @@ class Daemon:
             if work.tenant in failed:
                 continue
             before = work.stages[:work.stages.index(RELAY)] if RELAY in work.stages else work.stages
-            if not self._guarded(report, work.tenant, "daemon.tenant_failed", "",
+            if not self._guarded(report, work, "daemon.tenant_failed", "",
                                  partial(self._stages, work, before)):
                 failed.add(work.tenant)
                 continue
@@ -162,11 +168,11 @@ class Daemon:
             self.pipeline.purge()
         except Exception as exc:  # noqa: BLE001 - the loop outlives a failing relay pass; the next tick retries
             report.errors.append(f"relay: {type(exc).__name__}: {exc}")
-            log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}")
+            log.error("daemon.relay_failed", error=f"{type(exc).__name__}: {exc}", exc_info=exc)
         for work in backlog:
             if self.stop_event.is_set():
                 break
-            self._guarded(report, work.tenant, "daemon.verify_backlog_failed", "verification backlog: ",
+            self._guarded(report, work, "daemon.verify_backlog_failed", "verification backlog: ",
                           partial(self._stages, work, work.stages))
         log.info("daemon.tick", computed=report.computed, delivered=report.delivered, errors=len(report.errors))
         return report
@@ -176,20 +182,17 @@ class Daemon:
             run_stage(self.pipeline, stage, work.tenant, work.period)
 
     @staticmethod
-    def _guarded(report: TickReport, tenant: str, event: str, what: str, step: Callable[[], None]) -> bool:
-        """Run one tenant's step; a failure of any kind is that tenant's, reported, and the loop goes on. A
-        `GatewayError` (an upstream down, refused credentials, a setting) is one line; anything else is a bug
-        and is logged with its traceback."""
-        try:
-            step()
-        except GatewayError as exc:
-            report.errors.append(f"{tenant}: {what}{exc}")
-            log.error(event, tenant=tenant, error=str(exc))
-            return False
-        except Exception as exc:  # noqa: BLE001 - one tenant's bug must not stop the others
-            report.errors.append(f"{tenant}: {what}{type(exc).__name__}: {exc}")
-            log.exception(event, tenant=tenant, error=f"{type(exc).__name__}: {exc}")
-            return False
+    def _guarded(report: TickReport, work: Work, event: str, what: str, step: Callable[[], None]) -> bool:
+        """Run one tenant-period's step with its tenant and period bound to every log line inside it; a failure
+        of any kind (a `GatewayError` the gateway raised on purpose, or a bug, a driver error, a broken scheme
+        plug-in) is that tenant's alone: logged with its traceback, reported, and the loop goes on."""
+        with bound_contextvars(tenant=work.tenant, period=work.period):
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - one tenant's failure, of any kind, is not the others'
+                report.errors.append(f"{work.tenant}: {what}{_said(exc)}")
+                log.error(event, error=_said(exc), exc_info=exc)
+                return False
         return True
 
     def run(self, max_ticks: int | None = None) -> int:

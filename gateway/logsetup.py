@@ -61,11 +61,28 @@ def _mask(key: str, value: Any) -> Any:
     return value
 
 
+def _mask_text_only(value: Any) -> Any:
+    """A structured traceback: its keys are structlog's (a frame's `name` is a function), its text is masked."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _mask_text_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_text_only(v) for v in value]
+    return value
+
+
 def mask_personal_data(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Secrets, names, bank accounts, NIKs, birth dates and tax ids hidden; NIPs cut down; nested values too."""
     for key, value in list(event.items()):
-        event[key] = _mask(key, value)
+        event[key] = _mask_text_only(value) if key == "exception" else _mask(key, value)
     return event
+
+
+# JSON: the traceback as structlog's structured `exception` field (type, value, frames), without the frames'
+# local variables (they would carry personal data). Console: the traceback as text.
+_DICT_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
 
 
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
@@ -92,11 +109,24 @@ def _log_uncaught_in_thread(args: Any) -> None:
     _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
 
 
+def foreign_formatter(json: bool) -> logging.Formatter:
+    """Other libraries' records (alembic, kombu, ...): in JSON mode through structlog's own ProcessorFormatter, one
+    JSON line each with the bound context, masked by the same processor; in console mode as text, masked."""
+    if not json:
+        return _MaskingFormatter("%(levelname)s %(name)s: %(message)s")
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_logger_name,
+                           structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _DICT_TRACEBACKS,
+                    mask_personal_data, structlog.processors.JSONRenderer()])
+
+
 def configure(level: str = "WARNING", json: bool = False) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    formatter = foreign_formatter(json)
     for handler in logging.getLogger().handlers:
         if type(handler) is logging.StreamHandler:  # ours (basicConfig's), not a test runner's capture
-            handler.setFormatter(_MaskingFormatter("%(levelname)s %(name)s: %(message)s"))
+            handler.setFormatter(formatter)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
     # pyhanko logs every untrusted signature with a traceback; the verdict already says it, once.
@@ -111,8 +141,8 @@ def configure(level: str = "WARNING", json: bool = False) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            # Tracebacks become text here, before the masking, so that they are masked too.
-            structlog.processors.format_exc_info,
+            # Tracebacks are rendered here, before the masking, so that they are masked too.
+            _DICT_TRACEBACKS if json else structlog.processors.format_exc_info,
             mask_personal_data,
             renderer,
         ],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from gateway.errors import UnknownScheme
 from gateway.mappings import get_scheme
 from gateway.outbox import Destination, RelayReport
@@ -42,14 +44,19 @@ class Pipeline:
     def _of(self, tenant: str) -> Pipeline:
         return self.own.get(tenant, self)
 
+    # Each stage call is a unit of work: its tenant and period are bound once for every log line (and metric)
+    # inside it (structlog contextvars), not passed to each call.
     def sync(self, tenant: str, period: str) -> SyncReport:
-        return self._of(tenant)._sync(tenant, period)
+        with bound_contextvars(tenant=tenant, period=period, stage="sync"):
+            return self._of(tenant)._sync(tenant, period)
 
     def verify(self, tenant: str, period: str, chunk: int = 200) -> VerifyReport:
-        return self._of(tenant)._verify(tenant, period, chunk)
+        with bound_contextvars(tenant=tenant, period=period, stage="verify"):
+            return self._of(tenant)._verify(tenant, period, chunk)
 
     def compute(self, tenant: str, period: str) -> ComputeReport:
-        return self._of(tenant)._compute(tenant, period)
+        with bound_contextvars(tenant=tenant, period=period, stage="compute"):
+            return self._of(tenant)._compute(tenant, period)
 
     def relay(self, max_passes: int = 100) -> RelayReport:
         """Every tenant's outbox rows, through the deployment's destinations (payroll routes by tenant)."""

@@ -73,7 +73,8 @@ def test_a_traceback_is_masked_before_it_is_written() -> None:
     except ValueError:
         structlog.get_logger("test").exception("relay.crashed")
     written = out.getvalue()
-    assert "ValueError" in json.loads(written)["exception"]
+    (exc,) = json.loads(written)["exception"]  # structured: type, value, frames
+    assert exc["exc_type"] == "ValueError" and exc["frames"] and "Bearer [token]" in exc["exc_value"]
     assert "198803032012032003" not in written and "eyJ" not in written
 
 
@@ -107,5 +108,24 @@ def test_a_failing_postgresql_statement_logs_no_nip_and_no_name() -> None:
     finally:
         engine.dispose()
     written = out.getvalue()
-    assert "store.failed" in written and "Traceback" in written
+    assert json.loads(written)["event"] == "store.failed" and json.loads(written)["exception"][0]["frames"]
     assert "198803032012032003" not in written and "Dewi Lestari" not in written
+
+
+def test_other_libraries_lines_are_json_masked_and_carry_the_bound_context() -> None:
+    import logging
+
+    from gateway.logsetup import foreign_formatter
+
+    handler = logging.StreamHandler(out := io.StringIO())
+    handler.setFormatter(foreign_formatter(json=True))
+    library = logging.getLogger("kombu.connection")
+    library.addHandler(handler)
+    try:
+        with structlog.contextvars.bound_contextvars(tenant="metro", period="2026-03"):
+            library.warning("lost 198803032012032003's channel")
+    finally:
+        library.removeHandler(handler)
+    event = json.loads(out.getvalue())
+    assert event == {**event, "event": "lost 1988**********2003's channel", "logger": "kombu.connection",
+                     "level": "warning", "tenant": "metro", "period": "2026-03"}

@@ -68,8 +68,14 @@ def _version(value: bool) -> None:
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress to stderr")] = False,
           _show_version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                       help="the gateway's version, then exit")] = False,
+          log_json: Annotated[bool | None, typer.Option(
+              "--log-json/--log-console", help="log lines as JSON (the default when stderr is not a terminal)")
+          ] = None,
           ) -> None:
-    logsetup.configure("INFO" if verbose else "WARNING")
+    import sys
+
+    logsetup.configure("INFO" if verbose else "WARNING",
+                       json=log_json if log_json is not None else not sys.stderr.isatty())
 
 
 def _engine() -> Engine:
@@ -179,6 +185,9 @@ def run(
     grace_days: Annotated[int, typer.Option(help="days after a period ends before it is computed")] = 7,
     once: Annotated[bool, typer.Option("--once", help="one tick, then exit")] = False,
     mock: Annotated[bool, typer.Option("--mock", help="against the bundled Metro mocks instead of real APIs")] = False,
+    health_port: Annotated[int | None, typer.Option(
+        help="serve /live, /ready and /metrics (Prometheus) on this port (0: any free one)")] = None,
+    health_host: Annotated[str, typer.Option(help="the address the health port listens on")] = "127.0.0.1",
 ) -> None:
     """The daemon: pull open periods, compute closed ones, relay the outbox; stops on SIGINT/SIGTERM."""
     import signal
@@ -214,6 +223,18 @@ def run(
                     tenants=["metro"] if mock else None)
     signal.signal(signal.SIGTERM, daemon.stop)
     signal.signal(signal.SIGINT, daemon.stop)
+    if health_port is not None:
+        from gateway.health import serve_health
+        from gateway.metrics import breakers_of
+
+        try:
+            health = serve_health(health_port, pipeline.engine, tenants=lambda: daemon.tenants or settings.tenants,
+                                  clock=clock, broker_urls=[settings.feed_broker_url],
+                                  breakers=breakers_of(pipeline.ctx.http_clients), host=health_host)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot serve health on {health_host}:{health_port}: {exc.strerror or exc}",
+                                     param_hint="--health-port") from None
+        console.print(f"health on {health.url} (/live, /ready, /metrics)", highlight=False)
     if once:
         report = daemon.tick()
         for error in report.errors:

@@ -39,14 +39,30 @@ def register(app: typer.Typer) -> None:
         concurrency: Annotated[int, typer.Option(min=1, help="stages worked at once (processes)")] = 1,
         pool: Annotated[Pool, typer.Option(help="Celery pool")] = Pool.prefork,
         name: Annotated[str | None, typer.Option(help="this worker's name (default tpp@<host>)")] = None,
+        health_port: Annotated[int | None, typer.Option(
+            help="serve /live, /ready and /metrics (Prometheus) on this port (0: any free one)")] = None,
+        health_host: Annotated[str, typer.Option(help="the address the health port listens on")] = "127.0.0.1",
     ) -> None:
         """A replica: work the stages `gateway scheduler` enqueues, one tenant-period at a time per worker."""
         from gateway.scale import make_app
         from gateway.store import make_engine
 
         settings = _settings()
-        make_engine(settings.database_url).dispose()  # migrated once here, before a prefork pool forks
-        # --health-port: wired here at merge (gateway/health.py, branch `ops`), started before the worker.
+        engine = make_engine(settings.database_url)  # migrated once here, before a prefork pool forks
+        if health_port is None:
+            engine.dispose()
+        else:  # readiness: the database, its migrations and the worker's broker; the store's gauges per tenant
+            from gateway.health import serve_health
+            from gateway.pipeline import utc_now
+
+            try:
+                health = serve_health(health_port, engine, tenants=lambda: settings.tenants, clock=utc_now,
+                                      broker_urls=[settings.worker_broker_url or settings.feed_broker_url],
+                                      host=health_host)
+            except OSError as exc:
+                raise typer.BadParameter(f"cannot serve health on {health_host}:{health_port}: "
+                                         f"{exc.strerror or exc}", param_hint="--health-port") from None
+            typer.echo(f"health on {health.url} (/live, /ready, /metrics)", err=True)
         make_app(settings).worker_main(["worker", "--pool", pool.value, "--concurrency", str(concurrency),
                                         "--queues", settings.worker_queue, "--loglevel", "WARNING",
                                         "--hostname", name or f"tpp@{socket.gethostname()}",

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 import structlog
+from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
@@ -24,6 +25,17 @@ log = structlog.get_logger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+# Registered by whoever serves the metrics (`gateway.metrics`), not in prometheus-client's global registry.
+UPSTREAM_ERRORS = Counter("tpp_gateway_upstream_errors", "Upstream answers that were not what was asked for: a "
+                          "transport error, or an unexpected HTTP status (before any retry)",
+                          ["tenant", "upstream", "kind"], registry=None)
+
+
+def _count_error(client: HttpBase, kind: str) -> None:
+    # The tenant: the one whose own endpoints this client reaches, else the one bound for the unit of work.
+    tenant = client.tenant or str(structlog.contextvars.get_contextvars().get("tenant", ""))
+    UPSTREAM_ERRORS.labels(tenant, client.upstream, kind).inc()
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -100,6 +112,7 @@ class HttpBase:
                                    verify=True, headers=headers)
         self.budgets = budgets or {}  # budget name (`budget_for`) -> its shared rate budget
         self.breaker = breaker(self.upstream, breaker_fail_max, breaker_reset_seconds)
+        self.tenant: str | None = None  # the tenant whose own endpoints this client reaches; None: the deployment's
         self._retrying_kwargs: dict[str, Any] = {
             "stop": _Stop(max_attempts, retry_after_max),
             "wait": _Wait(backoff_base, backoff_cap, random.Random()),
@@ -141,6 +154,7 @@ class HttpBase:
             response = self.client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             log.warning("upstream.transport_error", upstream=self.upstream, url=url, error=type(exc).__name__)
+            _count_error(self, "transport")
             # An upstream that does not answer is an UpstreamError too (callers catch that), and retryable.
             raise UpstreamError(f"{self.upstream} did not answer {method} {url}: {type(exc).__name__}: {exc}",
                                 retryable=True) from exc
@@ -150,6 +164,7 @@ class HttpBase:
         retryable = response.status_code in RETRYABLE_STATUS or "SUSPENDED" in body
         log.warning("upstream.bad_status", upstream=self.upstream, url=url, status=response.status_code,
                     retryable=retryable)
+        _count_error(self, str(response.status_code))
         # A 401 saying the backend is SUSPENDED is an outage (retry later), not refused credentials.
         refused = response.status_code == 401 and "SUSPENDED" not in body
         error_cls = UpstreamAuthError if refused else UpstreamError

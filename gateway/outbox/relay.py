@@ -27,8 +27,10 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import Connection, Engine, and_, bindparam, exists, select, update
 from sqlalchemy.sql import Select
+from structlog.contextvars import bound_contextvars
 
 from gateway.errors import DeliveryError
+from gateway.metrics import DELIVERIES
 from gateway.outbox import ledger
 from gateway.store.tables import outbox
 
@@ -251,6 +253,15 @@ class Relay:
         return total
 
     def _deliver(self, row: dict[str, Any], report: RelayReport) -> Outcome:
+        """One row, under its tenant, period and batch bound for every log line (and metric) of the delivery."""
+        with bound_contextvars(tenant=row["tenant"], period=row.get("period"), batch=row["aggregate"],
+                               destination=row["destination"]):
+            outcome = self._deliver_row(row, report)
+        status = outcome.values.get("status") or ("retry" if outcome.error is not None else "skipped")
+        DELIVERIES.labels(row["tenant"], row["destination"], status).inc()
+        return outcome
+
+    def _deliver_row(self, row: dict[str, Any], report: RelayReport) -> Outcome:
         destination = self.destinations.get(row["destination"])
         attempts = row["attempts"] + 1
         try:

@@ -147,7 +147,7 @@ class Compute(Stage):
                 if config.integrity.get("on_compute", True):
                     feed_writer.publish(conn, tenant, period, signal_events(
                         load_signals(conn, tenant, config, period), tenant, period, now), now)
-        log.info("compute.done", tenant=tenant, period=period, results=report.results,
+        log.info("compute.done", results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
 

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from gateway.connectors import Page, streams
 from gateway.domain import Period, Problem
 from gateway.errors import ConfigurationError, UpstreamError
+from gateway.metrics import RECORDS_PULLED
 from gateway.progress import Step
 from gateway.stages._base import Stage, StageContext, SyncReport
 from gateway.store import repository as repo
@@ -71,6 +73,11 @@ class Sync(Stage):
     def _sync_stream(self, tenant: str, stream: streams.Stream, month: str | None, report: SyncReport) -> None:
         """One declared listing, from its saved cursor where it has one; each page is de-duplicated, staged and
         moves the cursor in one transaction."""
+        # A quarter is pulled month by month: the month is this unit's period.
+        with bound_contextvars(stream=stream.name, **({"period": month} if month else {})):
+            self._sync_stream_pages(tenant, stream, month, report)
+
+    def _sync_stream_pages(self, tenant: str, stream: streams.Stream, month: str | None, report: SyncReport) -> None:
         cursor_name = None
         if stream.cursor_field is not None:
             cursor_name = stream.cursor_name + (f".{month}" if month else "")
@@ -82,14 +89,18 @@ class Sync(Stage):
         seen: dict[str, tuple[str, str]] = {}
         count = report.staged.setdefault(stream.kind, StageCount())
         for page in self.clients[stream.upstream].pages(stream, month, cursor):
+            RECORDS_PULLED.labels(tenant, stream.name).inc(page.rows)
             kept, page_problems = _drop_duplicates(stream, repo.encode(page.records), page.stamps, seen)
             self._stage_page(tenant, stream, month, page, kept, page_problems, report, count, cursor_name, held)
             self.progress(Step(tenant, "sync", page.read, max(page.total, page.read) or None, "records",
                                f"{stream.name} {month}" if month else stream.name))
-        log.info("sync.stream", tenant=tenant, stream=stream.name, period=month, new=count.new,
-                 changed=count.changed)
+        log.info("sync.stream", new=count.new, changed=count.changed)
 
     def _sync_lookups(self, tenant: str, stream: streams.Stream, report: SyncReport) -> None:
+        with bound_contextvars(stream=stream.name):
+            self._sync_lookups_due(tenant, stream, report)
+
+    def _sync_lookups_due(self, tenant: str, stream: streams.Stream, report: SyncReport) -> None:
         """A per-employee stream (SIASN's `rw-jabatan`): the employees due (new or changed since they were last
         asked, then the slow refresh), at most `siasn_lookups_per_sync`, each answer replacing what the store held
         for that employee; committed every `_LOOKUPS_PER_COMMIT` employees. SIASN failing stops the stream for
@@ -110,6 +121,7 @@ class Sync(Stage):
             try:
                 for nip, digest in due[start:start + _LOOKUPS_PER_COMMIT]:
                     page = client.lookup(stream, nip)
+                    RECORDS_PULLED.labels(tenant, stream.name).inc(page.rows)
                     theirs = [r for r in page.records if getattr(r, "nip", nip) == nip]
                     wrong = [Problem(record_kind=stream.name, record_id=str(getattr(r, stream.key)), nip=nip,
                                      rule="wrong-employee", message=f"{stream.label or stream.name} "
@@ -120,7 +132,7 @@ class Sync(Stage):
                     problems.extend(page.problems + wrong)
                     raw.update(page.raw)
             except UpstreamError as exc:
-                log.warning("sync.lookups.stopped", tenant=tenant, stream=stream.name, asked=done + len(answers),
+                log.warning("sync.lookups.stopped", asked=done + len(answers),
                             due=len(due), error=str(exc))
                 report.lookups_stopped = str(exc)
                 self._store_lookups(tenant, stream, answers, problems, raw, report, count, held)
@@ -129,7 +141,7 @@ class Sync(Stage):
             done += len(answers)
             self.progress(Step(tenant, "sync", done, len(due), "employees", stream.name))
         if due:
-            log.info("sync.lookups", tenant=tenant, stream=stream.name, asked=done, new=count.new,
+            log.info("sync.lookups", asked=done, new=count.new,
                      changed=count.changed)
 
     def _store_lookups(self, tenant: str, stream: streams.Stream,

@@ -66,13 +66,14 @@ class Verify(Stage):
             tenant)
         workers = max(1, min(self.settings.verify_concurrency, len(todo)))
         offline, required = self._offline_for(tenant), self._tenant(tenant).bsre_required
-        log.info("verify.start", tenant=tenant, period=period, documents=len(todo), workers=workers,
+        log.info("verify.start", documents=len(todo), workers=workers,
                  known_verdicts=len(known))
         # Documents are fetched and checked `workers` at a time; each chunk commits before the next starts, so a
         # killed verify loses at most the chunk in flight and picks up from what is committed.
+        bound = structlog.contextvars.get_contextvars()  # a pool's threads start with a context of their own
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"verify-{tenant}") as pool:
             for start in range(0, len(todo), chunk):
-                outcomes = list(pool.map(lambda eid: self._check(eid, known, offline, required),
+                outcomes = list(pool.map(lambda eid: self._check_bound(bound, eid, known, offline, required),
                                          todo[start:start + chunk]))
                 pending = [check for check, _, _ in outcomes]
                 own = {check.evidence_id: (None if v.conclusion is None else v.conclusion.value, v.signer, v.chain)
@@ -88,6 +89,12 @@ class Verify(Stage):
                             verdict(tenant, period, evidence[c.evidence_id], c, now) for c in pending
                             if c.evidence_id in evidence], now)
                 self.progress(Step(tenant, "verify", start + len(pending), len(todo), "documents", period))
+
+    def _check_bound(self, bound: dict[str, Any], evidence_id: str, *args: Any
+                     ) -> tuple[EvidenceCheck, bool, OfflineVerdict | None]:
+        """`_check` in a pool thread, under the unit of work's bound context (tenant, period) and the evidence's."""
+        with structlog.contextvars.bound_contextvars(**bound, evidence=evidence_id):
+            return self._check(evidence_id, *args)
 
     def _check(self, evidence_id: str, known: dict[str, tuple[TteConclusion, str]],
                offline: OfflineChecker | None = None, required: bool = True
