@@ -164,6 +164,7 @@ def _stage_generated(engine: Engine, tenant: str, employees: int, period: str, s
             if rec["activity_id"] != last_id:
                 raise ValueError(f"evidence {rec['id']} does not follow its activity {rec['activity_id']}")
             doc = rec.pop("document_id")
+            rec.pop("document_variant", None)  # a document of its own: the template's verdict (nothing is fetched here)
             rec.pop("signature", None)
             buffers.add("evidence", month, validate["evidence"](rec))
             actual, tte, description = checks[doc]
