@@ -383,7 +383,8 @@ def to_html(report: Report) -> str:
     return f"""<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:960px}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+td.fig{{white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}
 tr.other td{{font-style:italic}}tr.total td{{font-weight:bold;border-top:2px solid #333}}
 footer{{color:#555;font-size:small;word-break:break-all}}</style></head>
 <body><h1>{html.escape(title)}</h1>

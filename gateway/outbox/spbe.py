@@ -51,6 +51,19 @@ def enqueue_verdicts(conn: Connection, tenant: str, period: str, verdicts: Seque
     return key if written is not None else None
 
 
+def enqueue_audit_head(conn: Connection, tenant: str, period: str, now: datetime) -> str | None:
+    """The audit chain's head as it is in this transaction, in a batch of no verdicts: written by the compute
+    stage after the entries it appended, so SPBE's anchor is never older than the newest results."""
+    head = audit.head(conn, tenant)
+    if not head.entries:
+        return None
+    key = f"{tenant}:{period}:spbe:head:{head.hash[:20]}"
+    payload = VerdictBatch(verdicts=[], audit_head=AuditHead(tenant=tenant, entries=head.entries, hash=head.hash,
+                                                             at=head.at)).model_dump(mode="json")
+    written = insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now)
+    return key if written is not None else None
+
+
 class SpbeDestination:
     """The SPBE audit trail: the deployment's (`client`), or a tenant's own where its section names one (`own`)."""
 

@@ -17,7 +17,7 @@ from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result,
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
-from gateway.outbox import Destination, enqueue_events, enqueue_payroll
+from gateway.outbox import Destination, enqueue_audit_head, enqueue_events, enqueue_payroll
 from gateway.progress import Step
 from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
@@ -140,6 +140,10 @@ class Compute(Stage):
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 enqueue_events(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
+            spbe = self.destinations.get("spbe")
+            if self._tenant(tenant).spbe_audit and spbe is not None and getattr(spbe, "serves", lambda _t: True)(
+                    tenant):  # the chain's head, anchored at SPBE, after what this run appended
+                enqueue_audit_head(conn, tenant, period, now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
