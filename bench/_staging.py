@@ -167,7 +167,13 @@ def _stage_generated(engine: Engine, tenant: str, employees: int, period: str, s
             rec.pop("document_variant", None)  # a document of its own: the template's verdict (nothing is fetched here)
             rec.pop("signature", None)
             buffers.add("evidence", month, validate["evidence"](rec))
-            actual, tte, description = checks[doc]
+            if doc in checks:
+                actual, tte, description = checks[doc]
+            else:  # a document of its own (`tpl-<kind>` + variant): the kind's verdict; an altered one's bytes differ
+                kind = doc.removeprefix("tpl-")
+                tte, description = _VERDICT[kind]
+                actual = (rec["sha256"] if kind != "altered"
+                          else hashlib.sha256(f"altered:{rec['id']}".encode()).hexdigest())
             buffers.add("check", month, EvidenceCheck(evidence_id=rec["id"], actual_sha256=actual, tte=tte,
                                                       tte_description=description))
         elif kind == "approval":

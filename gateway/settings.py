@@ -48,6 +48,8 @@ class TenantConfig(BaseModel):
     # position history from SIASN, by which approvals are judged on the activity's day).
     sources: list[Literal["eseksama", "presensi", "rekening", "siasn"]] = []
     spbe_audit: bool = True  # send evidence verdicts to the SPBE audit trail
+    # Public reports: no average, share or amount computed from fewer employees than this (gateway/reports.py).
+    report_min_employees: int = Field(default=5, ge=1)
     # The gateway's own PAdES check (gateway/pades.py) against these trust roots (PEM files: the BSrE root and
     # intermediates); none: only BSrE judges. With `bsre_required` (default) BSrE is asked for every document and
     # its verdict counts, both are recorded; without it the offline verdict counts where it can decide.

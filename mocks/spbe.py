@@ -7,7 +7,7 @@ import threading
 import httpx
 import respx
 
-from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictAnswer, VerdictBatch
+from gateway.connectors.wire.spbe import AuditHead, EvidenceVerdict, VerdictAnswer, VerdictBatch
 from mocks._common import read_idempotent_post, replay
 
 DEMO_SPBE_KEY = "demo-spbe-key"
@@ -17,6 +17,7 @@ class SpbeMock:
     def __init__(self, *, api_key: str = DEMO_SPBE_KEY) -> None:
         self.api_key = api_key
         self.records: dict[str, EvidenceVerdict] = {}
+        self.audit_heads: dict[str, AuditHead] = {}  # per tenant, the anchor with the most entries received
         self._answers: dict[str, tuple[str, VerdictAnswer]] = {}
         self._lock = threading.Lock()
 
@@ -32,6 +33,10 @@ class SpbeMock:
             fresh = [v for v in batch.verdicts if v.verdict_id not in self.records]
             for v in fresh:
                 self.records[v.verdict_id] = v
+            head = batch.audit_head
+            known = self.audit_heads.get(head.tenant) if head is not None else None
+            if head is not None and (known is None or head.entries >= known.entries):
+                self.audit_heads[head.tenant] = head
             answer = VerdictAnswer(recorded=len(fresh), duplicates=len(batch.verdicts) - len(fresh))
             self._answers[key] = (digest, answer)
         return httpx.Response(201, json=answer.model_dump())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, func, select, update
@@ -95,3 +96,66 @@ def test_malformed_details_are_named_by_the_cli(sqlite_engine: Engine, clock: Fa
     out = CliRunner().invoke(app, ["audit", "verify", "-t", "metro"])
     assert out.exit_code == 1 and isinstance(out.exception, SystemExit)
     assert f"broken at entry {third}" in out.output and "details malformed" in out.output
+
+
+def _cli(args: list[str], url: str, monkeypatch) -> Any:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    return CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+
+
+def test_the_newest_entries_removed_are_detected_only_against_an_anchored_head(sqlite_engine: Engine,
+                                                                              clock: FakeClock, monkeypatch) -> None:
+    """Why the head is anchored outside the table: a chain cut at its end is still a valid chain."""
+    with sqlite_engine.begin() as conn:
+        audit.append(conn, "metro", "gateway", "result.computed", [(f"nip{i}", {"i": i}) for i in range(6)], clock())
+        anchored = audit.head(conn, "metro")
+    assert anchored.entries == 6
+    with sqlite_engine.begin() as conn:
+        last_two = conn.execute(select(audit_log.c.id).order_by(audit_log.c.id.desc()).limit(2)).scalars().all()
+        conn.execute(delete(audit_log).where(audit_log.c.id.in_(last_two)))
+    url = str(sqlite_engine.url)
+    unanchored = _cli(["audit", "verify", "-t", "metro"], url, monkeypatch)
+    assert unanchored.exit_code == 0 and "4 entries, chain intact" in unanchored.output  # not detectable alone
+    out = _cli(["audit", "verify", "-t", "metro", "--head", anchored.hash], url, monkeypatch)
+    assert out.exit_code == 1 and len(out.output.strip().splitlines()) == 1
+    assert f"the anchored head {anchored.hash} is not in the chain, which ends after 4 entries" in out.output
+    assert "newest entries were removed" in out.output
+    with sqlite_engine.connect() as conn:
+        assert audit.verify(conn, "metro", head=anchored.hash).ok is False
+
+
+def test_entries_written_after_the_anchor_are_fine(engine: Engine, clock: FakeClock) -> None:
+    with engine.begin() as conn:
+        assert audit.head(conn, "metro") == audit.ChainHead(0, audit.GENESIS)
+        assert audit.verify(conn, "metro", head=audit.GENESIS).ok  # an anchor of the empty chain
+        audit.append(conn, "metro", "gateway", "result.computed", [("a", {}), ("b", {})], clock())
+        anchored = audit.head(conn, "metro")
+        audit.append(conn, "metro", "operator:x", "outbox.retry", [("7", {"reason": "r"})], clock())
+    with engine.connect() as conn:
+        check = audit.verify(conn, "metro", head=anchored.hash)
+        assert (check.ok, check.entries, check.anchored_at) == (True, 3, 2)
+        assert audit.verify(conn, "dki", head=anchored.hash).ok is False  # another tenant's head
+
+
+@pytest.mark.parametrize("head", ["abc", "G" * 64, "0" * 63, "A" * 64])
+def test_a_head_of_the_wrong_format_is_exit_2(sqlite_engine: Engine, monkeypatch, head: str) -> None:
+    out = _cli(["audit", "verify", "-t", "metro", "--head", head], str(sqlite_engine.url), monkeypatch)
+    assert out.exit_code == 2 and "is not an audit head: 64 lowercase hex digits" in out.output
+    assert "Traceback" not in out.output
+
+
+def test_the_head_goes_to_spbe_with_the_verdicts_and_into_status(db_url: str, clock: FakeClock) -> None:
+    from gateway.store.status import tenant_status
+
+    world = MockWorld(METRO)
+    pipeline = build_mock_pipeline(Settings(database_url=db_url), world, clock=clock)
+    pipeline.cycle("metro", "2026-03")
+    pipeline.relay()
+    sent = world.spbe.audit_heads["metro"]
+    with pipeline.engine.connect() as conn:
+        assert sent.entries > 0 and audit.verify(conn, "metro", head=sent.hash).ok
+        assert tenant_status(conn, "metro", clock())["audit_head"] == audit.head(conn, "metro").as_json()

@@ -276,13 +276,19 @@ def test_cli_demo_dki_summarises_the_quarter(dki_demo: tuple[Path, str]) -> None
 
 def test_cli_report_dki_flags_the_closure_candidate(dki_demo: tuple[Path, str]) -> None:
     db, _ = dki_demo
-    shown = _cli(db, "report", "-t", "dki", "-p", "2026-Q1", "-f", "json")
+    public = _cli(db, "report", "-t", "dki", "-p", "2026-Q1", "-f", "json")
+    assert public.exit_code == 0, public.output
+    assert json.loads(public.output)["candidates"] == []  # merge/closure candidates only for --audience internal
+    shown = _cli(db, "report", "-t", "dki", "-p", "2026-Q1", "-f", "json", "--audience", "internal")
     assert shown.exit_code == 0, shown.output
-    units = json.loads(shown.output)["units"]
-    flagged = [u for u in units if u["closure_candidate"]]
-    assert {u["unit"] for u in flagged} == {"Bidang Pengelolaan Informasi Administrasi Kependudukan"}
-    assert sorted(u["month"] for u in flagged) == ["2026-01", "2026-02", "2026-03"]
-    assert len({u["unit"] for u in units}) == 7 and all(u["headcount"] > 0 for u in units)  # the measured units
+    data = json.loads(shown.output)
+    assert [c["unit"] for c in data["candidates"]] == ["Bidang Pengelolaan Informasi Administrasi Kependudukan"]
+    assert len(data["candidates"][0]["attainments"]) == 3
+    assert [m["month"] for m in data["units"]] == ["2026-01", "2026-02", "2026-03"]
+    for month in data["units"]:  # the small units folded: every shown one has 5 or more members
+        assert all(u["headcount"] >= 5 for u in month["rows"])
+        assert month["total"]["headcount"] == sum(u["headcount"] for u in month["rows"]) + (
+            month["other"]["headcount"] if month["other"] else 0)
 
 
 def test_cli_outbox_list_shows_payroll_verdict_and_feed_rows(dki_demo: tuple[Path, str]) -> None:

@@ -54,7 +54,11 @@ def _written(scenario: Scenario, clock: FakeClock, max_employees: int | None,
         every = list(conn.execute(select(outbox.c.destination, outbox.c.idempotency_key, outbox.c.payload)))
     # Payroll and SPBE rows compared row for row (a part is whole OPDs: an OPD's batch is one part's); feed events
     # one by one (each part's events go in rows of their own, so the rows group them differently).
-    rows = sorted((d, k, json.dumps(p, sort_keys=True)) for d, k, p in every if d != "feed")
+    # The audit head sent to SPBE after compute is left out: parts append the same entries in another order, so
+    # the chain (and its head) differs while every entry is the same.
+    heads = [k for _d, k, _p in every if ":spbe:head:" in k]
+    assert len(heads) == 1
+    rows = sorted((d, k, json.dumps(p, sort_keys=True)) for d, k, p in every if d != "feed" and k not in heads)
     # An event's `audit_hash` names its entry in the tenant's hash chain, whose hashes depend on the order entries
     # were appended in (part by part or whole): left out here; the chain has its own tests (test_audit.py).
     events = sorted(json.dumps({**e, "data": {k: v for k, v in e["data"].items() if k != "audit_hash"}},

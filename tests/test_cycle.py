@@ -47,8 +47,9 @@ def test_cycle_twice_books_every_payroll_line_once(db_url: str, clock: FakeClock
     with pipeline.engine.connect() as conn:
         again = repo.load_results(conn, "metro", "2026-03")
     assert again == results
-    # 4 payroll batches (one per OPD), 3 SPBE verdict batches, 1 feed batch of results, 1 of integrity signals
-    assert first.relay.delivered == 4 + 3 + 1 + 1
+    # 4 payroll batches (one per OPD), 3 SPBE verdict batches, 1 feed batch of results, 1 of integrity signals,
+    # and the audit head to SPBE after compute
+    assert first.relay.delivered == 4 + 3 + 1 + 1 + 1
     assert second.relay.claimed == 0 and second.compute.batches == []
     assert len(world.spbe.records) == len(METRO.evidence)  # every evidence verdict in the audit trail, once
     assert set(world.payroll.booked().values()) == {1}

@@ -34,8 +34,9 @@ def test_a_tick_computes_the_closed_month_and_delivers_it(tmp_path, clock: FakeC
     pipeline = build_mock_pipeline(Settings(database_url=f"sqlite:///{tmp_path}/d.db"), world, clock=clock)
     report = Daemon(pipeline, clock=clock, tenants=["metro"]).tick()
     assert report.computed == ["metro/2026-03"] and report.pulled == ["metro/2026-04"]
-    # payroll per OPD, SPBE verdicts, the feed (results; the bundled month's 8 pooled PDFs make integrity signals)
-    assert report.errors == [] and report.delivered == 4 + 3 + 2
+    # payroll per OPD, SPBE verdicts, the feed (results; the bundled month's 8 pooled PDFs make integrity signals),
+    # the audit head to SPBE
+    assert report.errors == [] and report.delivered == 4 + 3 + 2 + 1
     with pipeline.engine.connect() as conn:
         assert len(repo.load_results(conn, "metro", "2026-03")) == 50
 

@@ -288,9 +288,12 @@ def report(tenant: TenantOpt, period: PeriodOpt,
            fmt: Annotated[str, typer.Option("--format", "-f", help="html | csv | json")] = "html",
            out: Annotated[Path | None, typer.Option(help="write to this file instead of stdout")] = None,
            kind: Annotated[str, typer.Option("--kind", help="public | integrity (internal: names employees)")
-                           ] = "public") -> None:
-    """The public summary per OPD (and DKI's unit report): aggregated, no names, no NIPs; `--kind integrity`: the
-    evidence integrity signals for the inspectorate (internal)."""
+                           ] = "public",
+           audience: Annotated[str, typer.Option(help="public (default: safe to publish) | internal (adds the "
+                                                      "merge/closure candidates)")] = "public") -> None:
+    """The summary per OPD (and DKI's unit report): aggregated, no names, no NIPs, no figure from fewer than
+    the tenant's report_min_employees (5) employees; `--kind integrity`: the evidence integrity signals for the
+    inspectorate (internal)."""
     from gateway import reports
 
     period = _check_period(period)
@@ -303,19 +306,22 @@ def report(tenant: TenantOpt, period: PeriodOpt,
         raise typer.BadParameter("--kind must be public or integrity")
     if fmt not in reports.RENDERERS:
         raise typer.BadParameter(f"--format must be one of {', '.join(reports.RENDERERS)}")
+    if audience not in reports.AUDIENCES:
+        raise typer.BadParameter(f"--audience must be one of {', '.join(reports.AUDIENCES)}")
     config = Settings().tenants.get(tenant)
     if config is None:
         console.print(f"[red]tenant {tenant!r} is not configured[/red]")
         raise typer.Exit(2)
     with _engine().connect() as conn:
-        built = reports.build(conn, tenant, config, period)
+        built = reports.build(conn, tenant, config, period, "internal" if audience == "internal" else "public")
     if not built.opds:
         console.print(f"[red]no results for {tenant} {period}: run the cycle first[/red]")
         raise typer.Exit(2)
     text = reports.RENDERERS[fmt](built)
     if out:
         out.write_text(text, encoding="utf-8")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}; audit head {built.audit_head} ({built.audit_entries} entries)", soft_wrap=True,
+                      highlight=False)
     else:
         typer.echo(text)
 
@@ -349,6 +355,8 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="on
             for o in st["outbox"]]
         lines += [f"  payroll rejected {r['period']}: {r['lines']} lines, {_rupiah(r['amount'])}"
                   for r in st["payroll_rejected"]]
+        if st["audit_head"]["entries"]:
+            lines.append(f"  audit head: {st['audit_head']['hash']} ({st['audit_head']['entries']} entries)")
         for line in lines or ["  nothing stored yet"]:
             console.print(escape(line), soft_wrap=True, highlight=False)
 
@@ -713,17 +721,34 @@ def release(tenant: TenantOpt, period: PeriodOpt,
                   "batch(es) queued for the relay", soft_wrap=True)
 
 
+def _audit_head(value: str | None) -> str | None:
+    from gateway.store.audit import HASH_FORMAT
+
+    if value is not None and not HASH_FORMAT.match(value):
+        raise typer.BadParameter(f"{value!r} is not an audit head: 64 lowercase hex digits, as `gateway status` "
+                                 "and every report print it")
+    return value
+
+
 @audit_app.command("verify")
-def audit_verify(tenant: TenantOpt) -> None:
-    """Check the tenant's hash-chained audit log; exit 1 if any entry was changed, removed or re-ordered."""
+def audit_verify(tenant: TenantOpt,
+                 head: Annotated[str | None, typer.Option(
+                     help="a chain head recorded earlier (a report, `gateway status`, SPBE): it must still be in "
+                          "the chain, or its newest entries were removed", callback=_audit_head)] = None) -> None:
+    """Check the tenant's hash-chained audit log; exit 1 if any entry was changed, removed or re-ordered (the
+    newest ones only with --head: what is left of a chain cut at its end is still a valid chain)."""
     from gateway.store import audit
 
     with _engine().connect() as conn:
-        check = audit.verify(conn, tenant)
+        check = audit.verify(conn, tenant, head=head)
     if check.ok:
-        console.print(f"audit log of {tenant}: {check.entries} entries, chain intact")
+        anchored = "" if head is None else f"; the anchored head is entry {check.anchored_at}"
+        console.print(f"audit log of {tenant}: {check.entries} entries, chain intact, head {check.head}{anchored}",
+                      soft_wrap=True, highlight=False)
         return
-    console.print(f"[red]audit log of {tenant}: broken at entry {check.first_bad_id}: {check.reason}[/red]")
+    where = f"broken at entry {check.first_bad_id}: " if check.first_bad_id is not None else "cut: "
+    console.print(f"[red]audit log of {tenant}: {where}{escape(check.reason)}[/red]", soft_wrap=True,
+                  highlight=False)
     raise typer.Exit(1)
 
 

@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gateway.connectors.spbe import SpbeClient
-from gateway.connectors.wire.spbe import EvidenceVerdict, VerdictBatch
+from gateway.connectors.wire.spbe import AuditHead, EvidenceVerdict, VerdictBatch
 from gateway.domain import Evidence, EvidenceCheck, TteConclusion
 from gateway.errors import DeliveryError, UpstreamError
 from gateway.outbox._rows import insert_row
 from gateway.outbox.relay import Delivery
+from gateway.store import audit
 
 SPBE = "spbe"
 
@@ -37,12 +38,28 @@ def verdict(tenant: str, period: str, evidence: Evidence, check: EvidenceCheck, 
 
 def enqueue_verdicts(conn: Connection, tenant: str, period: str, verdicts: Sequence[EvidenceVerdict],
                      now: datetime) -> str | None:
-    """One outbox row for a chunk of verdicts; its key is derived from the verdict ids it carries."""
+    """One outbox row for a chunk of verdicts; its key is derived from the verdict ids it carries. The row also
+    carries the audit chain's head as it is in this transaction, so SPBE holds an anchor of the chain."""
     if not verdicts:
         return None
     ids = sorted(v.verdict_id for v in verdicts)
     key = f"{tenant}:{period}:spbe:{hashlib.sha256(chr(10).join(ids).encode()).hexdigest()[:20]}"
-    payload = VerdictBatch(verdicts=list(verdicts)).model_dump(mode="json")
+    head = audit.head(conn, tenant)
+    payload = VerdictBatch(verdicts=list(verdicts), audit_head=AuditHead(
+        tenant=tenant, entries=head.entries, hash=head.hash, at=head.at)).model_dump(mode="json")
+    written = insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now)
+    return key if written is not None else None
+
+
+def enqueue_audit_head(conn: Connection, tenant: str, period: str, now: datetime) -> str | None:
+    """The audit chain's head as it is in this transaction, in a batch of no verdicts: written by the compute
+    stage after the entries it appended, so SPBE's anchor is never older than the newest results."""
+    head = audit.head(conn, tenant)
+    if not head.entries:
+        return None
+    key = f"{tenant}:{period}:spbe:head:{head.hash[:20]}"
+    payload = VerdictBatch(verdicts=[], audit_head=AuditHead(tenant=tenant, entries=head.entries, hash=head.hash,
+                                                             at=head.at)).model_dump(mode="json")
     written = insert_row(conn, tenant, period, SPBE, f"{tenant}/{period}/spbe", key, payload, now)
     return key if written is not None else None
 

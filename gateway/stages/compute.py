@@ -18,7 +18,7 @@ from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UnknownScheme
 from gateway.feed import writer as feed_writer
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
-from gateway.outbox import Destination, enqueue_payroll, ledger
+from gateway.outbox import Destination, enqueue_audit_head, enqueue_payroll, ledger
 from gateway.progress import Step
 from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
@@ -147,6 +147,10 @@ class Compute(Stage):
                 if config.integrity.get("on_compute", True):
                     feed_writer.publish(conn, tenant, period, signal_events(
                         load_signals(conn, tenant, config, period), tenant, period, now), now)
+            spbe = self.destinations.get("spbe")
+            if self._tenant(tenant).spbe_audit and spbe is not None and getattr(spbe, "serves", lambda _t: True)(
+                    tenant):  # the chain's head, anchored at SPBE, after what this run appended
+                enqueue_audit_head(conn, tenant, period, now)
         log.info("compute.done", results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report

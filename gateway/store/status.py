@@ -1,6 +1,8 @@
 """What `gateway status` shows for a tenant, read from the store: the last sync per stream, the per-employee SIASN
 streams, the verification backlog, open quarantine by rule, results per period, outbox rows by destination and
-status (with the age of the oldest pending), and payroll lines rejected and still open."""
+status (with the age of the oldest pending), payroll lines rejected and still open, and the head of the audit
+chain (to be recorded outside the database: `gateway audit verify --head` then detects its newest entries
+removed)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from gateway.store import audit
 from gateway.store.tables import (
     evidence_checks,
     lookups,
@@ -64,4 +67,4 @@ def tenant_status(conn: Connection, tenant: str, now: datetime) -> dict[str, Any
         .group_by(payroll_ledger.c.period).order_by(payroll_ledger.c.period))]
     return {"tenant": tenant, "streams": streams, "per_employee": per_employee, "employees": employees,
             "verification_backlog": backlog, "open_quarantine": rules, "results": periods, "outbox": rows,
-            "payroll_rejected": rejected}
+            "payroll_rejected": rejected, "audit_head": audit.head(conn, tenant).as_json()}

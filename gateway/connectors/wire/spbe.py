@@ -25,8 +25,19 @@ class EvidenceVerdict(BaseModel):
     checked_at: datetime
 
 
+class AuditHead(BaseModel):
+    """The head of the tenant's audit chain when the batch was written: SPBE keeps it as an anchor outside the
+    gateway's database, against which `gateway audit verify --head` detects the chain's newest entries removed."""
+
+    tenant: str
+    entries: int
+    hash: str
+    at: datetime | None  # when the newest entry was written
+
+
 class VerdictBatch(BaseModel):
     verdicts: list[EvidenceVerdict]
+    audit_head: AuditHead | None = None
 
 
 class VerdictAnswer(BaseModel):
