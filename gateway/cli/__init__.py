@@ -685,6 +685,9 @@ _feed.register(app)
 from gateway.cli import _scale  # noqa: E402 - `gateway worker` and `gateway scheduler`
 
 _scale.register(app)
+from gateway.cli import _whatif  # noqa: E402 - `gateway whatif` (issue 18)
+
+_whatif.register(app)
 
 
 def main() -> None:
