@@ -14,9 +14,11 @@ from pydantic import ValidationError
 
 from gateway import feed
 from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
+from gateway.domain.budget import BudgetLine
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UnknownScheme
 from gateway.feed import writer as feed_writer
+from gateway.feed.events import BUDGET_WARNING
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
 from gateway.outbox import Destination, enqueue_payroll, ledger
 from gateway.progress import Step
@@ -24,6 +26,7 @@ from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
 from gateway.store import holds as held_store
 from gateway.store import repository as repo
+from gateway.store.budget import budget_lines
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -87,6 +90,13 @@ class Compute(Stage):
                 if config.integrity.get("on_compute", True):
                     feed_writer.publish(conn, tenant, period, signal_events(
                         load_signals(conn, tenant, config, period), tenant, period, now), now)
+            # Budget ceiling (issue 18): an OPD whose forecast for the year is above its pagu, on the feed.
+            warnings = [b for b in budget_lines(conn, tenant, period, config.payment, config.pagu) if b.warning]
+            for b in warnings:
+                log.warning("compute.budget_warning", tenant=tenant, period=period, opd_id=b.opd_id, pagu=b.pagu,
+                            forecast=b.forecast)
+            if publish and warnings:
+                feed_writer.publish(conn, tenant, period, _budget_events(warnings, tenant, now), now)
         log.info("compute.done", tenant=tenant, period=period, results=report.results,
                  quarantined=report.quarantined, batches=len(report.batches), held=report.held)
         return report
@@ -224,6 +234,14 @@ def reads_verdicts(scheme: Any) -> bool:
     """Whether a scheme reads evidence verdicts (`check` among its `inputs`): only then does an unchecked document
     hold an employee, and only then is verification on the cycle's critical path."""
     return "check" in getattr(scheme, "inputs", repo.INPUTS)
+
+
+def _budget_events(lines: list[BudgetLine], tenant: str, now: datetime) -> list[feed.CloudEvent]:
+    """Budget warnings as feed events, by OPD; the same forecast computed again is the same event."""
+    return [feed.event(BUDGET_WARNING, tenant, b.opd_id, {
+        "period": b.period, "opd_id": b.opd_id, "pagu": b.pagu, "spent_before": b.spent_before,
+        "this_period": b.this_period, "periods_left": len(b.later), "forecast": b.forecast,
+        "remaining": b.remaining}, now, f"{b.pagu}:{b.spent_before}:{b.this_period}:{b.forecast}") for b in lines]
 
 
 def _closure_events(candidates: list[Any], tenant: str, period: str, now: datetime) -> list[feed.CloudEvent]:
