@@ -181,4 +181,8 @@ def mock_settings(settings: Settings, world: Any) -> Settings:
 
 def build_mock_pipeline(settings: Settings, world: Any, *, clock: Clock = utc_now,
                         sleep: Callable[[float], None] = time.sleep) -> Pipeline:
+    # The payroll mock's budget ceiling is the tenant's pagu (issue 18), unless a test set its own.
+    config = settings.tenants.get(world.scenario.tenant)
+    if config is not None and config.pagu and not world.payroll.budget_per_opd:
+        world.payroll.budget_per_opd = dict(config.pagu)
     return build_pipeline(mock_settings(settings, world), transport=world.transport(), clock=clock, sleep=sleep)

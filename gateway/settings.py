@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, TypeAdapter, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -59,6 +59,9 @@ class TenantConfig(BaseModel):
     # Evidence integrity thresholds (gateway/mappings/integrity.py, IntegrityThresholds: every key has a default);
     # signals change no money.
     integrity: dict[str, Any] = {}
+    # Budget ceiling (pagu, issue 18): OPD id -> rupiah per year for the TPP (gateway/domain/budget.py); an OPD
+    # without one is not watched. `[tenants.<t>.pagu]`.
+    pagu: dict[str, NonNegativeInt] = {}
     # Where payroll goes: "bpkad" (the finance office's API) or "sipd" (one SIPD "TPP" workbook per OPD and
     # batch, written into `sipd_workbook_dir`); `sipd` holds the workbook's rates (gateway/outbox/sipd_workbook.py).
     payroll_destination: Literal["bpkad", "sipd"] = "bpkad"

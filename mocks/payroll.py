@@ -35,6 +35,7 @@ class Booking:
     nip: str
     amount: int
     opd_id: str
+    period: str = ""
 
 
 @dataclass
@@ -51,6 +52,8 @@ class PayrollMock:
     def __init__(self, scenario: ScenarioData, *, api_key: str = DEMO_API_KEY,
                  budget_per_opd: dict[str, int] | None = None) -> None:
         self.api_key = api_key
+        # OPD id -> rupiah a year: lines beyond it are rejected (REJECT_BUDGET). The gateway's pagu setting
+        # (`[tenants.<t>.pagu]`) is the same table: `build_mock_pipeline` hands it over when this one is unset.
         self.budget_per_opd = budget_per_opd or {}
         self._lock = threading.Lock()
         self.batches: dict[str, _Batch] = {}  # by idempotency key
@@ -99,7 +102,10 @@ class PayrollMock:
 
     def _book(self, key: str, stored: _Batch) -> None:
         """Decide each line now (shown to the caller on its next status query) and book the accepted ones."""
-        spent = sum(b.amount for b in self.ledger if b.opd_id == stored.request.opd_id)
+        # The budget ceiling (pagu) is per OPD and year: what is booked for the OPD in the batch's year counts.
+        year = stored.request.period[:4]
+        spent = sum(b.amount for b in self.ledger
+                    if b.opd_id == stored.request.opd_id and b.period[:4] == year)
         budget = self.budget_per_opd.get(stored.request.opd_id)
         decided = []
         for line in stored.request.lines:
@@ -113,7 +119,7 @@ class PayrollMock:
             if reason is None:
                 spent += line.amount
                 self.ledger.append(Booking(key, stored.batch_id, line.line_id, line.nip, line.amount,
-                                          stored.request.opd_id))
+                                          stored.request.opd_id, stored.request.period))
             decided.append(LineStatus(line_id=line.line_id, nip=line.nip,
                                       status="rejected" if reason else "accepted", reason=reason))
         stored.decided = decided

@@ -333,12 +333,14 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="on
     quarantine by rule, results per period, outbox rows by destination and status (oldest waiting's age), and
     payroll lines rejected."""
     from gateway.pipeline import utc_now
-    from gateway.store.status import tenant_status
+    from gateway.store.status import pagu_status, tenant_status
 
     names = [_known_tenant(tenant)] if tenant else sorted(Settings().tenants)
     now = utc_now()
     with _engine().connect() as conn:
         found = [tenant_status(conn, name, now) for name in names]
+        for st in found:  # the budget ceiling (issue 18), for a tenant with a pagu
+            st["pagu"] = pagu_status(conn, st["tenant"], Settings().tenants[st["tenant"]])
     if as_json:
         typer.echo(json.dumps(found, indent=1))
         return
@@ -357,6 +359,9 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="on
                   for r in st["payroll_rejected"]]
         if st["audit_head"]["entries"]:
             lines.append(f"  audit head: {st['audit_head']['hash']} ({st['audit_head']['entries']} entries)")
+        lines += [f"  pagu {b['opd']} ({b['period']}): spent {_rupiah(b['spent'])}, this period "
+                  f"{_rupiah(b['this_period'])}, forecast {_rupiah(b['forecast'])} of {_rupiah(b['pagu'])}"
+                  + (" - ABOVE THE PAGU" if b["warning"] else "") for b in (st["pagu"] or {}).get("opds", [])]
         for line in lines or ["  nothing stored yet"]:
             console.print(escape(line), soft_wrap=True, highlight=False)
 
@@ -671,7 +676,7 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
             console.print(message, soft_wrap=True)
     report = _operate(lambda: operations.reconcile(_engine(), tenant, period, _payroll_lookup(),
                                                    now=datetime.now(UTC), fix=fix, actor=_operator(),
-                                                   reason=reason))
+                                                   reason=reason, config=Settings().tenants[tenant]))
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=1, default=str))
     else:
@@ -694,6 +699,8 @@ def reconcile(tenant: TenantOpt, period: PeriodOpt,
             console.print(f"--fix wrote {len(report.fixed)} batch(es): {', '.join(report.fixed)}", soft_wrap=True)
         for error in report.errors:
             console.print(f"[yellow]{escape(error)}[/yellow]", soft_wrap=True)
+        for note in report.budget:  # the budget ceiling (issue 18)
+            console.print(f"[yellow]budget: {escape(note.detail)}[/yellow]", soft_wrap=True)
     raise typer.Exit(1 if report.differences or report.errors else 0)
 
 
@@ -776,6 +783,9 @@ _feed.register(app)
 from gateway.cli import _scale  # noqa: E402 - `gateway worker` and `gateway scheduler`
 
 _scale.register(app)
+from gateway.cli import _whatif  # noqa: E402 - `gateway whatif` (issue 18)
+
+_whatif.register(app)
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ CLOSURE_CANDIDATE = "id.go.tpp.unit.closure-candidate"
 ENDPOINT_DISABLED = "id.go.tpp.webhook.endpoint-disabled"  # operator channel: the exchange only, never a webhook
 
 INTEGRITY_SIGNAL = "id.go.tpp.integrity.signal"
+BUDGET_WARNING = "id.go.tpp.budget.warning"
 
 SEQUENCE_DIGITS = 16  # `sequence` is zero-padded text: lexical order is numeric order
 
@@ -96,8 +97,26 @@ class IntegritySignal(BaseModel):
     message: str
 
 
+class BudgetWarning(BaseModel):
+    """An OPD's forecast for the year is above its budget ceiling (pagu), as of a computed period
+    (gateway/domain/budget.py); it changes no money."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    opd_id: str
+    pagu: int = Field(description="the OPD's yearly TPP budget, whole rupiah")
+    spent_before: int = Field(description="covered by payroll in the year's earlier periods, whole rupiah")
+    this_period: int = Field(description="the period's computed amount, whole rupiah")
+    periods_left: int = Field(description="payment periods of the year after this one")
+    forecast: int = Field(description="earlier periods + this one + each later one (as payroll holds it, else at "
+                                      "this period's amount), whole rupiah")
+    remaining: int = Field(description="pagu minus spent_before, whole rupiah")
+
+
 EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate,
-                                          ENDPOINT_DISABLED: EndpointDisabled, INTEGRITY_SIGNAL: IntegritySignal}
+                                          ENDPOINT_DISABLED: EndpointDisabled, INTEGRITY_SIGNAL: IntegritySignal,
+                                          BUDGET_WARNING: BudgetWarning}
 EVENT_TYPES = tuple(EVENT_DATA)
 
 

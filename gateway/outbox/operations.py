@@ -18,6 +18,7 @@ from gateway.errors import GatewayError, UpstreamError
 from gateway.outbox import ledger
 from gateway.outbox.relay import Delivery
 from gateway.outbox.writer import close_dead
+from gateway.settings import TenantConfig
 from gateway.store import audit, holds
 from gateway.store import repository as repo
 from gateway.store.tables import outbox
@@ -200,6 +201,9 @@ class ReconcileReport:
     results_total: int = 0
     fixed: list[str] = field(default_factory=list)  # the keys --fix wrote
     errors: list[str] = field(default_factory=list)
+    # The budget ceiling (issue 18): payroll's budget rejections beside the gateway's own forecast, per OPD
+    # (gateway/outbox/budget_check.py); lines to read, not differences to fix.
+    budget: list[Any] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +271,8 @@ def _differences(conn: Connection, tenant: str, period: str, report: ReconcileRe
 
 
 def reconcile(engine: Engine, tenant: str, period: str, payroll: Lookup, *, now: datetime,
-              fix: bool = False, actor: str = "gateway", reason: str | None = None) -> ReconcileReport:
+              fix: bool = False, actor: str = "gateway", reason: str | None = None,
+              config: TenantConfig | None = None) -> ReconcileReport:
     """Results against the ledger against payroll's own answers. With `fix`, bring payroll to the results:
     close open rejections (the operator fixed their cause), recover what was paid to employees with no result,
     send what is owed, and close dead rows whose lines payroll never got, all in one audited transaction."""
@@ -277,6 +282,7 @@ def reconcile(engine: Engine, tenant: str, period: str, payroll: Lookup, *, now:
     disagreements = _ask_payroll(engine, tenant, period, payroll, now, report)
     with engine.connect() as conn:
         report.differences = disagreements + _differences(conn, tenant, period, report)
+        report.budget = _budget(conn, tenant, period, config)
     if not fix or not any(d.correction or d.kind in ("dead", "rejected") for d in report.differences):
         return report
     with engine.begin() as conn:
@@ -301,7 +307,14 @@ def reconcile(engine: Engine, tenant: str, period: str, payroll: Lookup, *, now:
     after = ReconcileReport(tenant, period, fixed=report.fixed, errors=report.errors)
     with engine.connect() as conn:
         after.differences = _differences(conn, tenant, period, after)
+        after.budget = _budget(conn, tenant, period, config)
     return after
+
+
+def _budget(conn: Connection, tenant: str, period: str, config: TenantConfig | None) -> list[Any]:
+    from gateway.outbox.budget_check import budget_notes
+
+    return [] if config is None else budget_notes(conn, tenant, period, config)
 
 
 __all__ = ["Difference", "Lookup", "OperationError", "ReconcileReport", "RetryOutcome", "discard", "learn",

@@ -14,9 +14,11 @@ from pydantic import ValidationError
 
 from gateway import feed
 from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result, TteConclusion
+from gateway.domain.budget import BudgetLine
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UnknownScheme
 from gateway.feed import writer as feed_writer
+from gateway.feed.events import BUDGET_WARNING
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
 from gateway.outbox import Destination, enqueue_audit_head, enqueue_payroll, ledger
 from gateway.progress import Step
@@ -24,6 +26,7 @@ from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
 from gateway.store import holds as held_store
 from gateway.store import repository as repo
+from gateway.store.budget import budget_lines
 
 log = structlog.get_logger("gateway.pipeline")
 
@@ -37,61 +40,11 @@ class Compute(Stage):
 
     def __call__(self, tenant: str, period: str) -> ComputeReport:
         config = self._tenant(tenant)
-        try:
-            scheme = get_scheme(config.scheme)
-            scheme_settings = scheme.settings_model.model_validate(config.settings)
-        except (UnknownScheme, ValidationError) as exc:
-            raise ConfigurationError(f"tenant {tenant!r}: scheme {config.scheme!r} cannot run with its settings: "
-                                     f"{exc}; fix the [tenants.{tenant}] section") from exc
-        inputs = getattr(scheme, "inputs", repo.INPUTS)
-        reads_checks = reads_verdicts(scheme)  # a scheme that reads no verdicts (DKI) holds nobody for a document
-        unit_report: Any = getattr(scheme, "unit_report", None)  # DKI's: closure candidates of a quarter
-        closures = unit_report is not None and Period.parse(period).is_quarter
-        waiting: dict[str, list[str]] = {}
-        described: dict[str, str] = {}
-        candidates: list[Any] = []
-        noticed: list[Problem] = []  # SIASN's supervisor on the day differs from e-Kinerja's: for the operator
+        scheme, scheme_settings = scheme_for(tenant, config.scheme, config.settings)
+        run = PeriodRun(scheme, scheme_settings, tenant, period)
         with self.engine.connect() as conn:
             before = {r.nip: r for r in repo.load_results(conn, tenant, period)}
-            release = held_store.released(conn, tenant, period)
-            employees = repo.staged(conn, tenant, "employee")
-            cycles = supervisor_cycles(employees)  # quarantined here, for every scheme; the rest goes on
-            looped = {p.record_id for p in cycles}
-            # A period bigger than `compute_max_employees` is read and computed one part at a time (groups the
-            # scheme says compute independently); the parts' outcome is the whole's (tests/test_compute_parts.py).
-            groups = plan_parts(scheme, repo.staged(conn, tenant, "unit") if "unit" in inputs else [],
-                                [e for e in employees if e.nip not in looped], scheme_settings,
-                                self.settings.compute_max_employees)
-            staff = len({e.nip for e in employees} - looped)
-            del employees
-
-            def parts() -> Iterator[PeriodData]:
-                done = 0
-                for part in repo.iter_period(conn, tenant, period, groups, kinds=inputs):
-                    if looped:
-                        part = part.model_copy(update={"employees": tuple(
-                            e for e in part.employees if e.nip not in looped)})
-                    if reads_checks:
-                        waiting.update(_waiting_evidence(part))
-                        # Only the verdicts a hold can name: BKN or BSrE did not answer.
-                        described.update((c.evidence_id, c.tte_description) for c in part.checks
-                                         if c.tte is TteConclusion.UNAVAILABLE)
-                    if closures:
-                        candidates.extend(unit_report(part, scheme_settings).candidates)
-                    noticed.extend(supervisor_disagreements(part))
-                    yield part
-                    done += len(part.employees)
-                    self.progress(Step(tenant, "compute", done, staff, "employees", period))
-
-            # An outage holds: no result, no payroll line, what was paid stays as it was. The held employees'
-            # results are set aside part by part as they are computed (a city with BSrE down holds most of it).
-            holding: set[str] = set()
-
-            def keep(result: Result) -> bool:
-                if result.nip in waiting:
-                    holding.add(result.nip)
-                    return False
-                return True
+            run.prepare(conn, self.settings.compute_max_employees)
 
             # Each part's results, their audit entries, feed events and payroll rows commit together, part by
             # part (the parts are whole OPDs where the scheme splits, so an OPD's payroll batch is one part's).
@@ -101,26 +54,16 @@ class Compute(Stage):
             # about the rest.
             now = self.clock()
             report = ComputeReport()
-            problems: list[Problem] = []
             produced: set[str] = set()
             publish = "feed" in self.destinations
-            for part in parts():
-                outcome = compute_in_parts(scheme, iter((part,)), scheme_settings,
-                                           keep=keep if release is None else None)
-                del part
-                problems.extend(outcome.problems)
-                computed = outcome.results if release is None else [  # released: unchecked evidence refused
-                    _released(r, waiting[r.nip], release) if r.nip in waiting else r for r in outcome.results]
-                del outcome
+            for computed in run.results(conn, self.progress):
                 produced.update(r.nip for r in computed)
                 report.results += len(computed)
                 report.batches += self._write_part(conn, tenant, period, computed, before, now, publish)
                 conn.commit()
                 del computed
-        problems.extend(cycles)
-        problems.extend(noticed)
-        held = ({nip: (waiting[nip], _hold_reason(waiting[nip], described)) for nip in sorted(holding)}
-                if release is None else {})
+        problems = run.problems
+        held = run.held()
         report.held = len(held)
         withdrawn = _withdrawn(before, produced, problems, kept=set(held))
         with self.engine.begin() as conn:  # what the run decided about the whole period, once every part is in
@@ -140,13 +83,20 @@ class Compute(Stage):
             report.resolved = repo.resolve_absent(conn, tenant, period, problems, now)
             if publish:
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
-                feed_writer.publish(conn, tenant, period, _closure_events(candidates, tenant, period, now), now)
+                feed_writer.publish(conn, tenant, period, _closure_events(run.candidates, tenant, period, now), now)
                 # Evidence integrity signals (issue 18): to the feed only; they change no amount.
                 from gateway.reports_integrity import load_signals, signal_events
 
                 if config.integrity.get("on_compute", True):
                     feed_writer.publish(conn, tenant, period, signal_events(
                         load_signals(conn, tenant, config, period), tenant, period, now), now)
+            # Budget ceiling (issue 18): an OPD whose forecast for the year is above its pagu, on the feed.
+            warnings = [b for b in budget_lines(conn, tenant, period, config.payment, config.pagu) if b.warning]
+            for b in warnings:
+                log.warning("compute.budget_warning", opd_id=b.opd_id, pagu=b.pagu,
+                            forecast=b.forecast)
+            if publish and warnings:
+                feed_writer.publish(conn, tenant, period, _budget_events(warnings, tenant, now), now)
             spbe = self.destinations.get("spbe")
             if self._tenant(tenant).spbe_audit and spbe is not None and getattr(spbe, "serves", lambda _t: True)(
                     tenant):  # the chain's head, anchored at SPBE, after what this run appended
@@ -181,10 +131,121 @@ class Compute(Stage):
         return batches
 
 
+class PeriodRun:
+    """The period computed from the stored inputs under `scheme_settings`, part by part, writing nothing: the one
+    computation path of the compute stage and of `gateway whatif` (gateway/whatif.py).
+
+    `prepare` reads what the whole period needs (releases, employees, supervisor cycles, the parts); `results`
+    yields each part's results as the compute stage would store them (held employees set aside, released ones with
+    their line); afterwards `problems`, `held()` and `candidates` are what the run decided about the whole period.
+    """
+
+    def __init__(self, scheme: Any, scheme_settings: Any, tenant: str, period: str) -> None:
+        self.scheme, self.scheme_settings, self.tenant, self.period = scheme, scheme_settings, tenant, period
+        self.inputs = getattr(scheme, "inputs", repo.INPUTS)
+        self.reads_checks = reads_verdicts(scheme)  # a scheme that reads no verdicts (DKI) holds nobody for a document
+        self.unit_report: Any = getattr(scheme, "unit_report", None)  # DKI's: closure candidates of a quarter
+        self.closures = self.unit_report is not None and Period.parse(period).is_quarter
+        self.waiting: dict[str, list[str]] = {}
+        self.described: dict[str, str] = {}
+        self.candidates: list[Any] = []
+        self.noticed: list[Problem] = []  # SIASN's supervisor on the day differs from e-Kinerja's: for the operator
+        self.holding: set[str] = set()
+        self.computed_problems: list[Problem] = []
+        self.cycles: list[Problem] = []
+        self.looped: set[str] = set()
+        self.groups: list[list[str]] | None = None
+        self.staff = 0
+        self.release: held_store.Release | None = None
+
+    def prepare(self, conn: Any, max_employees: int | None) -> None:
+        self.release = held_store.released(conn, self.tenant, self.period)
+        employees = repo.staged(conn, self.tenant, "employee")
+        self.cycles = supervisor_cycles(employees)  # quarantined here, for every scheme; the rest goes on
+        self.looped = {p.record_id for p in self.cycles}
+        # A period bigger than `compute_max_employees` is read and computed one part at a time (groups the
+        # scheme says compute independently); the parts' outcome is the whole's (tests/test_compute_parts.py).
+        self.groups = plan_parts(self.scheme, repo.staged(conn, self.tenant, "unit") if "unit" in self.inputs
+                                 else [], [e for e in employees if e.nip not in self.looped], self.scheme_settings,
+                                 max_employees)
+        self.staff = len({e.nip for e in employees} - self.looped)
+
+    def _parts(self, conn: Any, progress: Any) -> Iterator[PeriodData]:
+        done = 0
+        for part in repo.iter_period(conn, self.tenant, self.period, self.groups, kinds=self.inputs):
+            if self.looped:
+                part = part.model_copy(update={"employees": tuple(
+                    e for e in part.employees if e.nip not in self.looped)})
+            if self.reads_checks:
+                self.waiting.update(_waiting_evidence(part))
+                # Only the verdicts a hold can name: BKN or BSrE did not answer.
+                self.described.update((c.evidence_id, c.tte_description) for c in part.checks
+                                      if c.tte is TteConclusion.UNAVAILABLE)
+            if self.closures:
+                self.candidates.extend(self.unit_report(part, self.scheme_settings).candidates)
+            self.noticed.extend(supervisor_disagreements(part))
+            yield part
+            done += len(part.employees)
+            if progress is not None:
+                progress(Step(self.tenant, "compute", done, self.staff, "employees", self.period))
+
+    def _keep(self, result: Result) -> bool:
+        # An outage holds: no result, no payroll line, what was paid stays as it was. The held employees'
+        # results are set aside part by part as they are computed (a city with BSrE down holds most of it).
+        if result.nip in self.waiting:
+            self.holding.add(result.nip)
+            return False
+        return True
+
+    def results(self, conn: Any, progress: Any = None) -> Iterator[list[Result]]:
+        """Each part's results, in order (read on `conn`, which nothing here writes to)."""
+        release = self.release
+        for part in self._parts(conn, progress):
+            outcome = compute_in_parts(self.scheme, iter((part,)), self.scheme_settings,
+                                       keep=self._keep if release is None else None)
+            del part
+            self.computed_problems.extend(outcome.problems)
+            computed = outcome.results if release is None else [  # released: unchecked evidence refused
+                _released(r, self.waiting[r.nip], release) if r.nip in self.waiting else r for r in outcome.results]
+            del outcome
+            yield computed
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [*self.computed_problems, *self.cycles, *self.noticed]
+
+    def held(self) -> dict[str, tuple[list[str], str]]:
+        """NIP -> (the evidence waiting for a check, the hold's reason): the employees set aside (none once the
+        period is released)."""
+        if self.release is not None:
+            return {}
+        return {nip: (self.waiting[nip], _hold_reason(self.waiting[nip], self.described))
+                for nip in sorted(self.holding)}
+
+
+def scheme_for(tenant: str, scheme_name: str, settings: dict[str, Any]) -> tuple[Any, Any]:
+    """The tenant's scheme and its settings validated by the scheme's own model; ConfigurationError if either
+    fails."""
+    try:
+        scheme = get_scheme(scheme_name)
+        return scheme, scheme.settings_model.model_validate(settings)
+    except (UnknownScheme, ValidationError) as exc:
+        raise ConfigurationError(f"tenant {tenant!r}: scheme {scheme_name!r} cannot run with its settings: "
+                                 f"{exc}; fix the [tenants.{tenant}] section") from exc
+
+
 def reads_verdicts(scheme: Any) -> bool:
     """Whether a scheme reads evidence verdicts (`check` among its `inputs`): only then does an unchecked document
     hold an employee, and only then is verification on the cycle's critical path."""
     return "check" in getattr(scheme, "inputs", repo.INPUTS)
+
+
+def _budget_events(lines: list[BudgetLine], tenant: str, now: datetime) -> list[feed.CloudEvent]:
+    """Budget warnings as feed events, by OPD; the same forecast computed again is the same event."""
+    return [feed.event(BUDGET_WARNING, tenant, b.opd_id, {
+        "period": b.period, "opd_id": b.opd_id, "pagu": b.pagu, "spent_before": b.spent_before,
+        "this_period": b.this_period, "periods_left": len(b.later), "forecast": b.forecast,
+        "remaining": b.remaining}, now, f"{b.pagu}:{b.spent_before}:{b.this_period}:{b.forecast}") for b in lines]
 
 
 def _closure_events(candidates: list[Any], tenant: str, period: str, now: datetime) -> list[feed.CloudEvent]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from gateway.settings import TenantConfig
 from gateway.store import audit
 from gateway.store.tables import (
     evidence_checks,
@@ -68,3 +69,18 @@ def tenant_status(conn: Connection, tenant: str, now: datetime) -> dict[str, Any
     return {"tenant": tenant, "streams": streams, "per_employee": per_employee, "employees": employees,
             "verification_backlog": backlog, "open_quarantine": rules, "results": periods, "outbox": rows,
             "payroll_rejected": rejected, "audit_head": audit.head(conn, tenant).as_json()}
+
+
+def pagu_status(conn: Connection, tenant: str, config: TenantConfig) -> dict[str, Any] | None:
+    """The budget ceiling (issue 18) as of the latest period with results: per OPD with a pagu, spent this year,
+    the period's computed amount and the year's forecast (gateway/domain/budget.py); None without a pagu."""
+    from gateway.store.budget import budget_lines, latest_period
+    from gateway.store.repository import staged
+
+    period = latest_period(conn, tenant) if config.pagu else None
+    if period is None:
+        return None
+    names = {u.id: u.name for u in staged(conn, tenant, "unit")}
+    return {"period": period, "payment": config.payment, "opds": [
+        b.as_json() | {"opd": names.get(b.opd_id) or b.opd_id}
+        for b in budget_lines(conn, tenant, period, config.payment, config.pagu)]}
