@@ -109,10 +109,11 @@ def test_metrics_and_readiness_scraped_while_the_daemon_runs_against_the_served_
     # Payroll down: its four OPD rows pending, ten minutes old by the daemon's clock; SPBE and the feed delivered.
     assert sample(got, "tpp_gateway_outbox_rows", tenant="metro", destination="payroll", status="pending") == 4
     assert sample(got, "tpp_gateway_outbox_oldest_pending_age_seconds", tenant="metro", destination="payroll") == 600
-    assert sample(got, "tpp_gateway_outbox_rows", tenant="metro", destination="spbe", status="delivered") == 3
+    # SPBE: the 3 verdict batches and the audit head after compute
+    assert sample(got, "tpp_gateway_outbox_rows", tenant="metro", destination="spbe", status="delivered") == 4
     assert sample(got, "tpp_gateway_outbox_oldest_pending_age_seconds", tenant="metro", destination="spbe") is None
     assert counter(DELIVERIES, "metro", "payroll", "retry") - before["retries"] == 4
-    assert counter(DELIVERIES, "metro", "spbe", "delivered") - before["delivered_spbe"] == 3
+    assert counter(DELIVERIES, "metro", "spbe", "delivered") - before["delivered_spbe"] == 4  # with the audit head
     # The 503s counted (three in a row open the breaker; the calls after it are not asked), the breaker open.
     assert counter(UPSTREAM_ERRORS, "metro", "payroll", "503") - before["payroll_503"] == 3
     assert sample(got, "tpp_gateway_breaker_state", tenant="", upstream="payroll",
@@ -204,7 +205,8 @@ def test_a_failure_of_any_kind_in_one_tenant_is_logged_with_its_traceback_and_th
         logsetup.configure("WARNING")
     # Metro computed and delivered (payroll per OPD, SPBE, feed); kedua's evidence verdicts went to SPBE before
     # its compute failed.
-    assert report.computed == ["metro/2026-03"] and report.delivered == (4 + 3 + 1) + 3
+    # metro: payroll per OPD, SPBE verdicts, results and integrity signals on the feed, the audit head; kedua: SPBE
+    assert report.computed == ["metro/2026-03"] and report.delivered == (4 + 3 + 2 + 1) + 3
     assert report.errors == ["kedua: KeyError: \"a scheme plug-in's bug\""]
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     failed = [e for e in events if e["event"] == "daemon.tenant_failed"]

@@ -92,6 +92,10 @@ def test_sigkilled_compute_and_relay_never_book_a_line_twice(tmp_path: Path) -> 
             if kill % 5 == 4:
                 ahead += LEASE + 0.1  # some leases of the killed relays expire, so rows are taken over
         server.world.faults.clear()
+        # One run to its end under another SLA than the final one's, so the final run always has amounts to
+        # adjust (whether a killed run got as far as booking depends on where its kill fell).
+        ahead += LEASE + 0.1
+        _finish(_worker({**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, 1))}, "work", ahead))
         final = {**base, "GATEWAY_CONFIG_FILE": str(_config(tmp_path, 3))}
         _finish(_worker(final, "work", ahead))
         ahead += LEASE + 0.1  # the last killed relay's leases expire: the final relay takes its rows over
