@@ -218,6 +218,11 @@ class Relay:
                 settle = self.settlers.get(destination)
                 if settle is not None:
                     settle(conn, items, now)
+            if settled.get("payroll") and "feed" in self.destinations:
+                # Payroll's answers on the feed (batch acknowledged, lines rejected), with the ledger's fates.
+                from gateway.feed import story  # the feed's writer builds on the outbox: imported when used
+
+                story.payroll_answered(conn, settled["payroll"], now)
             # A destination that keeps books of its own attempts (webhooks: the delivery log and the endpoints'
             # health) writes them here, in the claim's one transaction, instead of one transaction per attempt.
             for name in sorted({row["destination"] for row in rows}):
