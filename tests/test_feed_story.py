@@ -35,14 +35,14 @@ STORY = {BATCH_ACKNOWLEDGED, LINE_REJECTED, ADJUSTMENT_ISSUED, QUARANTINE_OPENED
 
 
 @pytest.fixture
-def feed(tmp_path, clock: FakeClock) -> Iterator[tuple[Any, MockWorld, Any]]:  # type: ignore[no-untyped-def]
+def feed(db_url: str, clock: FakeClock) -> Iterator[tuple[Any, MockWorld, Any]]:  # type: ignore[no-untyped-def]
     name = f"tpp.events.story.{uuid.uuid4().hex[:8]}"
     exchange = Exchange(name, type="topic", durable=True)
     queue = Queue(f"{name}.all", exchange, routing_key="id.go.tpp.#", auto_delete=True)
     with Connection("memory://") as conn:
         queue(conn.default_channel).declare()
         world = MockWorld(Scenario.bundled("metro"))
-        settings = Settings(database_url=f"sqlite:///{tmp_path}/s.db", feed_broker_url="memory://",
+        settings = Settings(database_url=db_url, feed_broker_url="memory://",
                             feed_exchange=name)
         pipeline = build_mock_pipeline(settings, world, clock=clock, sleep=lambda _s: None)
 
