@@ -115,3 +115,34 @@ def test_payroll_answers_and_quarantine_reach_the_feed_once(feed, clock: FakeClo
     pipeline.cycle("metro", "2026-03")
     assert drain() == []
     assert set(Counter(e["type"] for e in first + second)) == STORY
+
+
+def test_an_operators_closing_and_a_late_refusal_reach_the_feed(feed, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    from gateway import quarantine_ops
+    from gateway.outbox import operations
+
+    pipeline, world, drain = feed
+    original = _break(world, jumlah="lots")
+    pipeline.cycle("metro", "2026-03")
+    (was,) = [e for e in _of(drain(), QUARANTINE_OPENED) if e["data"]["record_id"] == original["id"]]
+    with pipeline.engine.connect() as conn:
+        (entry,) = [q for q in repo.list_quarantine(conn, "metro") if q["record_id"] == original["id"]]
+        acknowledged = [dict(r) for r in conn.execute(select(payroll_ledger).where(
+            payroll_ledger.c.tenant == "metro", payroll_ledger.c.fate == ledger.ACKNOWLEDGED)
+            .order_by(payroll_ledger.c.id)).mappings()]
+    clock.advance(minutes=5)
+    quarantine_ops.resolve(pipeline.engine, "metro", entry["id"], "discard", actor="ops@metro",
+                           reason="Budi says the upstream keeps it", now=clock())
+    nip = acknowledged[0]["nip"]
+    operations.reject(pipeline.engine, "metro", "2026-03", [nip], now=clock(), actor="ops@metro",
+                      reason="the finance office returned the workbook: account closed")
+    pipeline.relay()
+    got = drain()
+    (closed,) = _of(got, QUARANTINE_RESOLVED)
+    assert closed["partitionkey"] == was["partitionkey"] and closed["sequence"] > was["sequence"]
+    assert closed["data"]["resolution"] == "discarded"
+    assert "Budi" not in json.dumps(closed) and "ops@metro" not in json.dumps(closed)  # stays in the audit log
+    refused = _of(got, LINE_REJECTED)
+    assert sorted(e["data"]["line_id"] for e in refused) == sorted(
+        r["line_id"] for r in acknowledged if r["nip"] == nip)
+    assert {e["data"]["reason"] for e in refused} == {"the finance office returned the workbook: account closed"}

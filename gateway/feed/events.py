@@ -159,8 +159,8 @@ class QuarantineOpened(BaseModel):
 
 
 class QuarantineResolved(BaseModel):
-    """A quarantine entry was closed by the gateway (the record came back clean, or the computation no longer
-    finds it)."""
+    """A quarantine entry was closed: by the gateway (the record came back clean, or the computation no longer
+    finds it) or by an operator (`gateway quarantine retry|discard`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -170,7 +170,7 @@ class QuarantineResolved(BaseModel):
     rule: str
     opened_at: datetime
     resolved_at: datetime
-    resolution: str = Field(description="clean")
+    resolution: str = Field(description="clean (the gateway) | retry | discarded (an operator)")
     reason: str
 
 

@@ -76,6 +76,32 @@ def payroll_answered(conn: Connection, outcomes: Sequence[tuple[Mapping[str, Any
         writer.publish(conn, tenant, period, events, now)
 
 
+def lines_refused(conn: Connection, tenant: str, period: str, nips: Iterable[str],
+                  ) -> list[dict[str, Any]]:
+    """The acknowledged lines of these NIPs, about to be rejected after the fact (a SIPD workbook the finance
+    office sent back): call before `ledger.reject`, then `publish_refused` with what it returns."""
+    from gateway.outbox.ledger import ACKNOWLEDGED
+
+    wanted = sorted(set(nips))
+    return [dict(r) for r in conn.execute(
+        select(payroll_ledger.c.nip, payroll_ledger.c.opd_id, payroll_ledger.c.line_id, payroll_ledger.c.amount,
+               outbox.c.idempotency_key).join(outbox, outbox.c.id == payroll_ledger.c.outbox_id)
+        .where(payroll_ledger.c.tenant == tenant, payroll_ledger.c.period == period,
+               payroll_ledger.c.nip.in_(wanted), payroll_ledger.c.fate == ACKNOWLEDGED)
+        .order_by(payroll_ledger.c.id)).mappings()]
+
+
+def publish_refused(conn: Connection, tenant: str, period: str, lines: Iterable[Mapping[str, Any]], reason: str,
+                    now: datetime) -> None:
+    """One `line-rejected` event per line rejected after the fact (`lines_refused`)."""
+    events = [event(LINE_REJECTED, tenant, ln["nip"], {
+        "period": period, "nip": ln["nip"], "opd_id": ln["opd_id"], "line_id": ln["line_id"],
+        "batch": _batch(tenant, period, ln["idempotency_key"]), "amount": int(ln["amount"]),
+        "reason": reason[:500]}, now, f"{ln['line_id']}:rejected") for ln in lines]
+    if events:
+        writer.publish(conn, tenant, period, events, now)
+
+
 def adjustments(conn: Connection, tenant: str, period: str, keys: Iterable[str], now: datetime) -> None:
     """One `adjustment-issued` event per adjustment line of the payroll rows `keys` (just written)."""
     wanted = list(keys)
