@@ -125,7 +125,8 @@ def build_pipeline(settings: Settings, *, transport: httpx.BaseTransport | None 
     def assemble(tenant_settings: Settings, clients: _Clients) -> Pipeline:
         # The stages, wired here on one shared context; the pipeline is their sequence.
         ctx = StageContext(engine, tenant_settings, clock, http_clients=every_client)
-        return Pipeline(ctx, Sync(ctx, clients.streams), Verify(ctx, clients.bkn, clients.tte, destinations),
+        return Pipeline(ctx, Sync(ctx, clients.streams, publish="feed" in destinations),
+                        Verify(ctx, clients.bkn, clients.tte, destinations),
                         Compute(ctx, destinations), Relaying(ctx, destinations))
 
     pipeline = assemble(settings, deployment)

@@ -129,6 +129,9 @@ def configure(level: str = "WARNING", json: bool = False) -> None:
             handler.setFormatter(formatter)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_uncaught_in_thread
+    # Python's warnings (a library's deprecation, say) as log lines of the `py.warnings` logger, so that a JSON
+    # stderr stays JSON, line by line.
+    logging.captureWarnings(True)
     # pyhanko logs every untrusted signature with a traceback; the verdict already says it, once.
     for noisy in ("pyhanko", "pyhanko_certvalidator"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)

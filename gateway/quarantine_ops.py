@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from gateway.connectors import streams
+from gateway.feed import story
 from gateway.outbox.operations import OperationError
 from gateway.store import audit
 from gateway.store import repository as repo
@@ -36,6 +37,10 @@ def resolve(engine: Engine, tenant: str, entry_id: int, action: str, *, actor: s
         if action == "retry" and stream is not None and stream.cursor_field is not None:
             name = stream.cursor_name + (f".{entry['period']}" if stream.per_period and entry["period"] else "")
             forgot = name if repo.clear_cursor(conn, tenant, name) else None
+        # On the feed in this transaction; the operator's name and reason stay in the audit log.
+        story.quarantine(conn, tenant, entry["period"] or None, [], [{
+            **entry, "resolved_at": now, "resolution": ACTIONS[action],
+            "resolution_reason": f"closed by an operator ({action})"}], now)
         audit.append(conn, tenant, actor, f"quarantine.{ACTIONS[action]}", [(entry["record_id"], {
             "entry": entry_id, "period": entry["period"], "record_kind": entry["record_kind"],
             "rule": entry["rule"], "reason": reason, "cursor_cleared": forgot})], now)

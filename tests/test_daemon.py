@@ -34,9 +34,16 @@ def test_a_tick_computes_the_closed_month_and_delivers_it(tmp_path, clock: FakeC
     pipeline = build_mock_pipeline(Settings(database_url=f"sqlite:///{tmp_path}/d.db"), world, clock=clock)
     report = Daemon(pipeline, clock=clock, tenants=["metro"]).tick()
     assert report.computed == ["metro/2026-03"] and report.pulled == ["metro/2026-04"]
-    # payroll per OPD, SPBE verdicts, the feed (results; the bundled month's 8 pooled PDFs make integrity signals),
-    # the audit head to SPBE
-    assert report.errors == [] and report.delivered == 4 + 3 + 2 + 1
+    with pipeline.engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from gateway.store.tables import outbox
+        sent = dict(conn.execute(select(outbox.c.destination, func.count()).where(outbox.c.status == "delivered")
+                                 .group_by(outbox.c.destination)).all())
+    # Payroll per OPD, SPBE verdicts, and the feed: results, and payroll's answers and the month's quarantine in
+    # rows of their own (written in the relay's and the sync's and computation's transactions), the integrity signals.
+    assert sent["payroll"] == 4 and sent["spbe"] == 3 + 1 and sent["feed"] >= 3  # SPBE: and the audit head
+    assert report.errors == [] and report.delivered == sum(sent.values())
     with pipeline.engine.connect() as conn:
         assert len(repo.load_results(conn, "metro", "2026-03")) == 50
 

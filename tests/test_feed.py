@@ -61,7 +61,10 @@ def test_each_changed_result_is_published_once_as_a_cloudevent(broker_url: str, 
     report = pipeline.cycle("metro", "2026-03")
     every = [CloudEvent.model_validate(e) for e in drain(conn, queue)]
     # The bundled scenario shares its 8 pooled documents among all evidence: integrity signals too (issue 18).
-    assert {e.type for e in every} == {RESULT_COMPUTED, "id.go.tpp.integrity.signal"}
+    # Payroll's answers and the month's quarantine are on the feed too (tests/test_feed_story.py).
+    assert {e.type for e in every} == {RESULT_COMPUTED, "id.go.tpp.integrity.signal",
+                                       "id.go.tpp.payroll.batch-acknowledged", "id.go.tpp.payroll.line-rejected",
+                                       "id.go.tpp.quarantine.opened"}
     parsed = [e for e in every if e.type == RESULT_COMPUTED]
     assert len(parsed) == report.compute.results == 50
     assert {e.specversion for e in parsed} == {"1.0"}

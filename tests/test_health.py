@@ -205,8 +205,9 @@ def test_a_failure_of_any_kind_in_one_tenant_is_logged_with_its_traceback_and_th
         logsetup.configure("WARNING")
     # Metro computed and delivered (payroll per OPD, SPBE, feed); kedua's evidence verdicts went to SPBE before
     # its compute failed.
-    # metro: payroll per OPD, SPBE verdicts, results and integrity signals on the feed, the audit head; kedua: SPBE
-    assert report.computed == ["metro/2026-03"] and report.delivered == (4 + 3 + 2 + 1) + 3
+    # metro: payroll per OPD, SPBE verdicts, the audit head, the feed (results, integrity signals, the month's
+    # quarantine opened at sync and at compute); kedua: SPBE
+    assert report.computed == ["metro/2026-03"] and report.delivered == (4 + 3 + 1 + 4) + 3
     assert report.errors == ["kedua: KeyError: \"a scheme plug-in's bug\""]
     events = [json.loads(line) for line in out.getvalue().splitlines()]
     failed = [e for e in events if e["event"] == "daemon.tenant_failed"]

@@ -255,6 +255,55 @@ def test_relay_order_holds_across_passes(engine: Engine, clock: FakeClock) -> No
     assert recorder.delivered == []
 
 
+class Watching(Recorder):
+    """Checks, at each delivery, that every earlier row of the aggregate is recorded delivered already. With
+    `next_claim`, the first delivery waits until the relay has taken its next claim (the pipeline at work)."""
+
+    def __init__(self, engine: Engine, next_claim: threading.Event | None = None) -> None:
+        super().__init__()
+        self.engine, self.next_claim, self.early = engine, next_claim, []
+        self.overlapped: bool | None = None
+
+    def deliver(self, row: dict[str, Any]) -> Delivery:
+        if self.next_claim is not None and self.overlapped is None:
+            self.overlapped = self.next_claim.wait(timeout=30)
+        with self.engine.connect() as conn:
+            earlier = conn.execute(select(outbox.c.id, outbox.c.status).where(
+                outbox.c.aggregate == row["aggregate"], outbox.c.id < row["id"])).all()
+        self.early += [i for i, status in earlier if status != "delivered"]
+        return super().deliver(row)
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_a_pipelined_relay_keeps_each_aggregate_in_order(engine: Engine, clock: FakeClock, pipelined: bool) -> None:
+    """Claiming and recording while the previous claim is delivered (the default on PostgreSQL) delivers a row
+    only once every earlier row of its aggregate is recorded, over claims of two rows."""
+    for amount in (1_000, 1_500, 2_000):  # a first payment and two adjustments per employee, one OPD each
+        enqueue(engine, clock, [result(NIPS[i], amount + i, opd=f"OPD{i}") for i in range(3)])
+    next_claim = threading.Event() if pipelined else None
+    watching = Watching(engine, next_claim)
+    relay = Relay(engine, {"payroll": watching}, clock=clock, batch_size=2, parallelism=2, pipelined=pipelined)
+    claims = []
+    claim = relay.claim
+
+    def counted() -> list[dict[str, Any]]:
+        claims.append(1)
+        if len(claims) == 2 and next_claim is not None:
+            next_claim.set()  # taken while the first claim's first row is still being delivered
+        return claim()
+
+    relay.claim = counted  # type: ignore[method-assign]
+    total = relay.run_until_idle()
+    stored = rows(engine)
+    assert total.delivered == len(stored) == 9 and {r["status"] for r in stored} == {"delivered"}
+    assert watching.early == []
+    order = {key: n for n, key in enumerate(watching.delivered)}
+    for aggregate in {r["aggregate"] for r in stored}:
+        keys = [r["idempotency_key"] for r in stored if r["aggregate"] == aggregate]
+        assert sorted(keys, key=order.__getitem__) == keys
+    assert watching.overlapped in (None, True)
+
+
 def test_a_relay_whose_lease_passed_cannot_overwrite_the_new_owners_outcome(engine: Engine, clock: FakeClock) -> None:
     enqueue(engine, clock, [result(NIPS[0], 1_000)])
     slow = Relay(engine, {"payroll": Recorder()}, clock=clock, owner="slow", lease_seconds=60)

@@ -30,6 +30,12 @@ ENDPOINT_DISABLED = "id.go.tpp.webhook.endpoint-disabled"  # operator channel: t
 INTEGRITY_SIGNAL = "id.go.tpp.integrity.signal"
 BUDGET_WARNING = "id.go.tpp.budget.warning"
 
+BATCH_ACKNOWLEDGED = "id.go.tpp.payroll.batch-acknowledged"
+LINE_REJECTED = "id.go.tpp.payroll.line-rejected"
+ADJUSTMENT_ISSUED = "id.go.tpp.payroll.adjustment-issued"
+QUARANTINE_OPENED = "id.go.tpp.quarantine.opened"
+QUARANTINE_RESOLVED = "id.go.tpp.quarantine.resolved"
+
 SEQUENCE_DIGITS = 16  # `sequence` is zero-padded text: lexical order is numeric order
 
 
@@ -114,9 +120,84 @@ class BudgetWarning(BaseModel):
     remaining: int = Field(description="pagu minus spent_before, whole rupiah")
 
 
+class BatchAcknowledged(BaseModel):
+    """Payroll answered a batch (an outbox row of payroll lines): each line's fate is in its own events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    opd_id: str
+    batch: str = Field(description="the batch's idempotency key without tenant and period: <opd>:<kind>:<digest>")
+    kind: str = Field(description="tpp (first payments) | adjustment (differences)")
+    lines: int
+    acknowledged: list[str] = Field(description="the line ids payroll booked")
+    rejected: list[str] = Field(description="the line ids payroll refused (each also an id.go.tpp.payroll."
+                                            "line-rejected event)")
+    pending: list[str] = Field(description="the line ids payroll has not decided yet")
+    acknowledged_amount: int = Field(description="whole rupiah, the sum of the booked lines (negative: recovery)")
+
+
+class LineRejected(BaseModel):
+    """Payroll refused one line of a batch; the employee's further arrears wait for the operator (reconcile)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    nip: str
+    opd_id: str
+    line_id: str
+    batch: str
+    amount: int = Field(description="whole rupiah")
+    reason: str = Field(description="payroll's reason text (never an account number: payroll names the rule)")
+
+
+class AdjustmentIssued(BaseModel):
+    """A difference to what payroll holds for an employee was written to the ledger (an arrear or a recovery)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str
+    nip: str
+    opd_id: str
+    line_id: str
+    batch: str
+    amount: int = Field(description="whole rupiah: positive an arrear, negative a recovery")
+
+
+class QuarantineOpened(BaseModel):
+    """A record was quarantined (new, or the same record failing the same rule again after it was resolved)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="YYYY-MM, or empty for records outside any period (reference data)")
+    record_kind: str
+    record_id: str
+    rule: str
+    opened_at: datetime
+
+
+class QuarantineResolved(BaseModel):
+    """A quarantine entry was closed: by the gateway (the record came back clean, or the computation no longer
+    finds it) or by an operator (`gateway quarantine retry|discard`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="YYYY-MM, or empty for records outside any period (reference data)")
+    record_kind: str
+    record_id: str
+    rule: str
+    opened_at: datetime
+    resolved_at: datetime
+    resolution: str = Field(description="clean (the gateway) | retry | discarded (an operator)")
+    reason: str
+
+
 EVENT_DATA: dict[str, type[BaseModel]] = {RESULT_COMPUTED: ResultComputed, CLOSURE_CANDIDATE: ClosureCandidate,
                                           ENDPOINT_DISABLED: EndpointDisabled, INTEGRITY_SIGNAL: IntegritySignal,
-                                          BUDGET_WARNING: BudgetWarning}
+                                          BUDGET_WARNING: BudgetWarning,
+                                          BATCH_ACKNOWLEDGED: BatchAcknowledged, LINE_REJECTED: LineRejected,
+                                          ADJUSTMENT_ISSUED: AdjustmentIssued, QUARANTINE_OPENED: QuarantineOpened,
+                                          QUARANTINE_RESOLVED: QuarantineResolved}
 EVENT_TYPES = tuple(EVENT_DATA)
 
 

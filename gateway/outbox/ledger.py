@@ -190,6 +190,9 @@ def _answered_fates(row: Mapping[str, Any],
     return fates
 
 
+answered_fates = _answered_fates  # the feed's payroll events read the same fates (gateway/feed/story.py)
+
+
 def settle_answer(conn: Connection, row: Mapping[str, Any], answer: Mapping[str, Any] | None, now: datetime) -> None:
     """A delivered row: each line takes the fate payroll answered (`_answered_fates`)."""
     for (fate, reason), line_ids in _answered_fates(row, answer).items():

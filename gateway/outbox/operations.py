@@ -154,7 +154,11 @@ def reject(engine: Engine, tenant: str, period: str, nips: list[str], *, now: da
         if unknown:
             raise OperationError(f"{tenant} {period}: no acknowledged payroll line for NIP {', '.join(unknown)}; "
                                  "only what payroll acknowledged can be rejected")
+        from gateway.feed import story  # the feed's writer builds on the outbox: imported when used
+
+        refused = story.lines_refused(conn, tenant, period, nips)
         count = sum(ledger.reject(conn, tenant, period, nip, reason, now) for nip in nips)
+        story.publish_refused(conn, tenant, period, refused, reason, now)  # on the feed, in this transaction
         audit.append(conn, tenant, actor, "payroll.rejected", [(nip, {"period": period, "reason": reason})
                                                                 for nip in nips], now)
     return f"{count} acknowledged line(s) of {len(nips)} employee(s) are now rejected: {reason}"

@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -95,8 +95,11 @@ class Relay:
                  clock: Callable[[], datetime], owner: str | None = None, lease_seconds: int = 300,
                  batch_size: int = 100, max_attempts: int = 8, backoff_base_seconds: float = 30.0,
                  parallelism: int = 4, rng: random.Random | None = None,
-                 settlers: dict[str, Settler] | None = None) -> None:
+                 settlers: dict[str, Settler] | None = None, pipelined: bool | None = None) -> None:
         self.engine, self.destinations, self.clock = engine, destinations, clock
+        # `run_until_idle` claims and records while the previous claim is delivered; by default on PostgreSQL
+        # only (SQLite serialises writers: there the steps go one after the other).
+        self.pipelined = engine.dialect.name == "postgresql" if pipelined is None else pipelined
         self.owner = owner or f"relay-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=lease_seconds)
         self.batch_size, self.max_attempts, self.backoff_base = batch_size, max_attempts, backoff_base_seconds
@@ -156,6 +159,12 @@ class Relay:
         report.claimed = len(rows)
         if not rows:
             return report
+        outcomes = self._deliver_claim(rows, report)
+        self._record(rows, outcomes, report)
+        return report
+
+    def _deliver_claim(self, rows: list[dict[str, Any]], report: RelayReport) -> dict[int, Outcome]:
+        """Deliver a claim's rows: in order within an aggregate, aggregates in parallel (bounded)."""
         groups: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             groups.setdefault(row["aggregate"], []).append(row)
@@ -182,13 +191,14 @@ class Relay:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.owner) as pool:
                 futures = {pool.submit(deliver_group, g) for g in groups.values()}
                 while futures:
+                    # Woken when all are done or to renew the leases, not on every delivery: a wake-up per row
+                    # took the GIL from the delivering threads (each worker renews before each row anyway).
                     done, futures = wait(futures, timeout=max(1.0, self.lease.total_seconds() / 6),
-                                         return_when=FIRST_COMPLETED)
+                                         return_when=ALL_COMPLETED)
                     for f in done:
                         f.result()  # deliver_group catches every delivery error; this re-raises only our bugs
                     self._renew(rows, state)
-        self._record(rows, outcomes, report)
-        return report
+        return outcomes
 
     def _record(self, rows: list[dict[str, Any]], outcomes: dict[int, Outcome], report: RelayReport) -> None:
         """Every outcome of the claim in one transaction, each under the generation it was claimed with.
@@ -220,6 +230,11 @@ class Relay:
                 settle = self.settlers.get(destination)
                 if settle is not None:
                     settle(conn, items, now)
+            if settled.get("payroll") and "feed" in self.destinations:
+                # Payroll's answers on the feed (batch acknowledged, lines rejected), with the ledger's fates.
+                from gateway.feed import story  # the feed's writer builds on the outbox: imported when used
+
+                story.payroll_answered(conn, settled["payroll"], now)
             # A destination that keeps books of its own attempts (webhooks: the delivery log and the endpoints'
             # health) writes them here, in the claim's one transaction, instead of one transaction per attempt.
             for name in sorted({row["destination"] for row in rows}):
@@ -243,6 +258,8 @@ class Relay:
         the last run's outage does not refuse this run's first try."""
         close_breakers(self.destinations.values())
         total = RelayReport()
+        if self.pipelined:
+            return self._run_pipelined(total, max_passes, on_pass)
         for _ in range(max_passes):
             report = self.run_once()
             if not report.claimed:
@@ -250,6 +267,53 @@ class Relay:
             total.add(report)
             if on_pass is not None:
                 on_pass(total)
+        return total
+
+    def _run_pipelined(self, total: RelayReport, max_passes: int,
+                       on_pass: Callable[[RelayReport], None] | None) -> RelayReport:
+        """While one claim's rows are delivered (by a dispatching thread), the claim before it is recorded and the
+        next one is taken: the two transactions no longer stand between deliveries. Ordering holds: a claimed row
+        not yet recorded is unfinished and leased, so the next claim takes neither it nor a later row of its
+        aggregate; the previous claim is recorded before the next is taken, so what it finished is claimable."""
+        waiting: tuple[list[dict[str, Any]], dict[int, Outcome], RelayReport] | None = None
+
+        def record() -> None:
+            nonlocal waiting
+            if waiting is not None:
+                rows, outcomes, report = waiting
+                waiting = None
+                self._record(rows, outcomes, report)
+                total.add(report)
+                if on_pass is not None:
+                    on_pass(total)
+
+        claims = 0
+
+        def claim() -> list[dict[str, Any]]:
+            nonlocal claims
+            if claims >= max_passes:
+                return []
+            rows = self.claim()
+            claims += 1 if rows else 0
+            return rows
+
+        rows = claim()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.owner}-dispatch") as dispatcher:
+            while rows:
+                report = RelayReport(claimed=len(rows))
+                delivering = dispatcher.submit(self._deliver_claim, rows, report)
+                upcoming: list[dict[str, Any]] = []
+                try:
+                    record()
+                    upcoming = claim()
+                finally:
+                    outcomes = delivering.result()
+                waiting = (rows, outcomes, report)
+                rows = upcoming
+                if not rows:
+                    record()  # what it finished may make later rows of their aggregates claimable
+                    rows = claim()
+            record()
         return total
 
     def _deliver(self, row: dict[str, Any], report: RelayReport) -> Outcome:

@@ -17,6 +17,7 @@ from gateway.domain import ExplanationLine, Period, PeriodData, Problem, Result,
 from gateway.domain.budget import BudgetLine
 from gateway.domain.validation import supervisor_cycles
 from gateway.errors import ConfigurationError, UnknownScheme
+from gateway.feed import story
 from gateway.feed import writer as feed_writer
 from gateway.feed.events import BUDGET_WARNING
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
@@ -79,9 +80,14 @@ class Compute(Stage):
                 audit.append(conn, tenant, "gateway", "result.held", [
                     (nip, {"period": period, "evidence": list(held[nip][0]), "reason": held[nip][1]})
                     for nip in newly[start:start + _SLICE]], now)
+            still_open = repo.open_entries(conn, tenant, period, problems) if publish else {}
             report.quarantined = repo.add_quarantine(conn, tenant, period, problems, None, now)
-            report.resolved = repo.resolve_absent(conn, tenant, period, problems, now)
+            closed: list[dict[str, Any]] = []
+            report.resolved = repo.resolve_absent(conn, tenant, period, problems, now, closed)
             if publish:
+                after = repo.open_entries(conn, tenant, period, problems)
+                story.quarantine(conn, tenant, period, [e for k, e in after.items() if k not in still_open], closed,
+                                 now)
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 feed_writer.publish(conn, tenant, period, _closure_events(run.candidates, tenant, period, now), now)
                 # Evidence integrity signals (issue 18): to the feed only; they change no amount.
@@ -128,6 +134,8 @@ class Compute(Stage):
                         "line_ids": lines.get(r.nip, []), "audit_hash": digest}, now,
                     f"{_audit_details(r, None)['explanation_sha256']}:{r.amount}")
                     for r, digest in zip(part, hashes, strict=True)], now)
+        if publish:  # the differences this part asked of payroll, after the results that caused them
+            story.adjustments(conn, tenant, period, batches, now)
         return batches
 
 

@@ -23,10 +23,28 @@ _LOOKUPS_PER_COMMIT = 50
 
 
 class Sync(Stage):
-    def __init__(self, ctx: StageContext, clients: dict[str, Any]) -> None:
+    def __init__(self, ctx: StageContext, clients: dict[str, Any], *, publish: bool = False) -> None:
         super().__init__(ctx)
         self.clients = clients  # who serves each declared stream's `upstream`: ekinerja, eseksama, presensi, hr
         self.bkn = clients["ekinerja"]
+        self.publish = publish  # quarantine opened/resolved to the feed (when a feed destination is set up)
+
+    def _quarantine(self, conn: Any, tenant: str, period: str | None, problems: list[Problem],
+                    payloads: dict[str, Any] | None, report: SyncReport, kind: str | None = None,
+                    clean: set[str] | None = None) -> None:
+        """Quarantine this transaction's problems and close the entries of the records that came back clean; the
+        entries opened and closed here go to the feed in the same transaction."""
+        now = self.clock()
+        before = repo.open_entries(conn, tenant, period, problems) if self.publish and problems else {}
+        report.quarantined += repo.add_quarantine(conn, tenant, period, problems, payloads, now)
+        closed: list[dict[str, Any]] = []
+        if clean and kind is not None:
+            report.resolved += repo.resolve_clean(conn, tenant, period, kind, clean, now, closed)
+        if self.publish:
+            after = repo.open_entries(conn, tenant, period, problems) if problems else {}
+            from gateway.feed import story
+
+            story.quarantine(conn, tenant, period, [e for k, e in after.items() if k not in before], closed, now)
 
     def __call__(self, tenant: str, period: str) -> SyncReport:
         """Pull everything the period needs; a quarter is pulled month by month."""
@@ -62,7 +80,7 @@ class Sync(Stage):
         units, problems = self.bkn.units()
         with self.engine.begin() as conn:
             report.staged["unit"] = repo.stage(conn, tenant, "unit", units, None, self.clock())
-            report.quarantined += repo.add_quarantine(conn, tenant, None, problems, None, self.clock())
+            self._quarantine(conn, tenant, None, problems, None, report)
         for stream in reference:
             self._sync_stream(tenant, stream, None, report)
 
@@ -153,10 +171,8 @@ class Sync(Stage):
                  if (rid := str(getattr(item, stream.key))) in held} - failing
         with self.engine.begin() as conn:
             staged = repo.looked_up(conn, tenant, stream.name, stream.kind, answers, self.clock())
-            report.quarantined += repo.add_quarantine(conn, tenant, None, problems, raw, self.clock())
-            if clean:
-                report.resolved += repo.resolve_clean(conn, tenant, None, stream.name, clean, self.clock())
-                held -= clean
+            self._quarantine(conn, tenant, None, problems, raw, report, stream.name, clean)
+            held -= clean
         count.add(staged)
 
     def _stage_page(self, tenant: str, stream: streams.Stream, period: str | None, page: Page,
@@ -171,9 +187,7 @@ class Sync(Stage):
             clean = {rid for item in kept.items if (rid := str(getattr(item, stream.key))) in held} - failing
         with self.engine.begin() as conn:
             staged = repo.stage(conn, tenant, stream.kind, kept, period, self.clock())
-            report.quarantined += repo.add_quarantine(conn, tenant, period, problems, page.raw, self.clock())
-            if clean:
-                report.resolved += repo.resolve_clean(conn, tenant, period, stream.name, clean, self.clock())
+            self._quarantine(conn, tenant, period, problems, page.raw, report, stream.name, clean)
             if cursor_name and page.cursor:
                 repo.set_cursor(conn, tenant, cursor_name, page.cursor, self.clock())
         count.add(staged)

@@ -765,37 +765,65 @@ def open_quarantine_ids(conn: Connection, tenant: str, period: str | None, recor
         quarantine.c.record_kind == record_kind[:32], quarantine.c.resolved_at.is_(None)))}
 
 
+def open_entries(conn: Connection, tenant: str, period: str | None,
+                 problems: Iterable[Problem]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The open entries of these problems' records (kind, id, rule) -> the entry; nothing is asked when there are
+    no problems (a clean page costs no query)."""
+    wanted = {(p.record_kind[:32], safe_id(p.record_id, 128), p.rule[:64]) for p in problems}
+    ids = sorted({rid for _k, rid, _r in wanted})
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(select(*_ENTRY).where(
+                quarantine.c.tenant == tenant, quarantine.c.period == (period or ""),
+                quarantine.c.record_id.in_(ids[start:start + 500]), quarantine.c.resolved_at.is_(None))).mappings():
+            key = (row["record_kind"], row["record_id"], row["rule"])
+            if key in wanted:
+                out[key] = dict(row)
+    return out
+
+
+_ENTRY = (quarantine.c.id, quarantine.c.period, quarantine.c.record_kind, quarantine.c.record_id, quarantine.c.rule,
+          quarantine.c.created_at, quarantine.c.resolved_at, quarantine.c.resolution, quarantine.c.resolution_reason)
+
+
 def resolve_clean(conn: Connection, tenant: str, period: str | None, record_kind: str, record_ids: Collection[str],
-                  now: datetime) -> int:
+                  now: datetime, closed: list[dict[str, Any]] | None = None) -> int:
     """Close the open entries of these records, which came back clean (staged, and no problem this time):
-    resolution "clean". Returns how many closed."""
+    resolution "clean". Returns how many closed; the closed entries are added to `closed` if given."""
     clean = sorted({safe_id(r, 128) for r in record_ids})
-    closed = 0
+    count = 0
     for start in range(0, len(clean), 500):
-        closed += conn.execute(update(quarantine).where(
+        rows = conn.execute(update(quarantine).where(
             quarantine.c.tenant == tenant, quarantine.c.period == (period or ""),
             quarantine.c.record_kind == record_kind[:32],
             quarantine.c.record_id.in_(clean[start:start + 500]), quarantine.c.resolved_at.is_(None))
             .values(resolved_at=now, resolution="clean", resolved_by="gateway",
-                    resolution_reason="the record came back clean")).rowcount
-    return closed
+                    resolution_reason="the record came back clean").returning(*_ENTRY)).mappings().all()
+        count += len(rows)
+        if closed is not None:
+            closed.extend(dict(r) for r in rows)
+    return count
 
 
 BOUNDARY_RULES = ("wire-format", "duplicate-id")  # what a sync quarantines; everything else is a computation's
 
 
-def resolve_absent(conn: Connection, tenant: str, period: str, problems: Iterable[Problem], now: datetime) -> int:
+def resolve_absent(conn: Connection, tenant: str, period: str, problems: Iterable[Problem], now: datetime,
+                   closed: list[dict[str, Any]] | None = None) -> int:
     """Close the period's open entries that a computation made and the latest one no longer finds (the record was
-    corrected upstream, or the settings changed): resolution "clean". Returns how many closed."""
+    corrected upstream, or the settings changed): resolution "clean". Returns how many closed; the closed entries
+    are added to `closed` if given."""
     found = {(p.record_kind[:32], safe_id(p.record_id, 128), p.rule[:64]) for p in problems}
     stale = [i for i, kind, rid, rule in conn.execute(select(
         quarantine.c.id, quarantine.c.record_kind, quarantine.c.record_id, quarantine.c.rule).where(
         quarantine.c.tenant == tenant, quarantine.c.period == period, quarantine.c.resolved_at.is_(None),
         quarantine.c.rule.not_in(BOUNDARY_RULES))) if (kind, rid, rule) not in found]
     for start in range(0, len(stale), 500):
-        conn.execute(update(quarantine).where(quarantine.c.id.in_(stale[start:start + 500])).values(
+        rows = conn.execute(update(quarantine).where(quarantine.c.id.in_(stale[start:start + 500])).values(
             resolved_at=now, resolution="clean", resolved_by="gateway",
-            resolution_reason="the latest computation no longer finds it"))
+            resolution_reason="the latest computation no longer finds it").returning(*_ENTRY)).mappings().all()
+        if closed is not None:
+            closed.extend(dict(r) for r in rows)
     return len(stale)
 
 
