@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -576,7 +577,7 @@ def test_position_group_and_photo_metadata_reach_the_domain(sleeps: list[float])
     base = Scenario.bundled("metro")
     employee = base.employees[5].model_copy(update={"position_group": "teknis"})
     photo = base.evidence[0].model_copy(update={
-        "kind": "foto", "latitude": "-6.8889", "longitude": "109.6753",
+        "kind": "foto", "latitude": Decimal("-6.8889"), "longitude": Decimal("109.6753"),
         "captured_at": datetime(2026, 3, 2, 10, 15, tzinfo=WIB)})
     scenario = base.model_copy(update={"employees": [employee, *base.employees[6:]],
                                        "evidence": [photo, *base.evidence[1:]]})
