@@ -64,12 +64,36 @@ def _config(path: Path) -> Path:
     return path
 
 
-def _until(done: Any, what: str, timeout: float = 90.0) -> None:
-    """Wait for the workers to have done something (an outcome to appear), not for an amount of time."""
+def _ready(app: Any, names: list[str], timeout: float = 30.0) -> None:
+    """Wait for the three workers to answer a ping: each ping itself waits for the replies (up to 0.5 s)."""
     deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    while True:
+        answers = app.control.ping(destination=names, timeout=0.5) or []
+        if {name for answer in answers for name in answer} == set(names):
+            return
+        assert time.monotonic() < deadline, "timed out waiting for three workers to answer a ping"
+
+
+def _until(engine: Any, done: Any, what: str, timeout: float = 90.0) -> None:
+    """Wait for the workers to have done something (an outcome to appear in `work_runs`), not for an amount of
+    time: a trigger NOTIFYs on every write to the table and the test blocks on LISTEN until one arrives."""
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        conn.autocommit = True
+        conn.execute("CREATE OR REPLACE FUNCTION work_runs_notify() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN PERFORM pg_notify('work_runs', ''); RETURN NULL; END $$")
+        conn.execute("CREATE OR REPLACE TRIGGER work_runs_notify AFTER INSERT OR UPDATE ON work_runs "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION work_runs_notify()")
+        conn.execute("LISTEN work_runs")
+        deadline = time.monotonic() + timeout
+        while not done():  # checked after LISTEN, so no write between the check and the wait is missed
+            left = deadline - time.monotonic()
+            assert left > 0, f"timed out waiting for {what}"
+            for _ in conn.notifies(timeout=left, stop_after=1):
+                pass
+    finally:
+        raw.close()
 
 
 def _attempts(engine: Any) -> list[dict[str, Any]]:
@@ -101,11 +125,7 @@ def test_three_workers_six_tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                                     stdout=subprocess.DEVNULL, stderr=log.open("wb"))
                    for name, log in zip(names, logs, strict=True)]
         try:
-            def ready() -> bool:
-                answers = app.control.ping(destination=names, timeout=0.5) or []
-                return {name for answer in answers for name in answer} == set(names)
-
-            _until(ready, "three workers to answer a ping", timeout=30)
+            _ready(app, names)
             plan = enqueue_tick(app, pipeline, TODAY, 7, "tick-1")
             enqueue_tick(app, pipeline, TODAY, 7, "tick-1")  # the same tick twice: every stage has a duplicate
             due = {(w.tenant, w.period, stage) for w in plan.work for stage in w.stages if w.tenant != BROKEN}
@@ -120,9 +140,9 @@ def test_three_workers_six_tenants(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                     return sum(a["outcome"] is not None for a in mine) >= len(due) + len(failing) + duplicates
                 return check
 
-            _until(settled("tick-1", len(due) + len(failing)), "the first tick and its duplicates")
+            _until(engine, settled("tick-1", len(due) + len(failing)), "the first tick and its duplicates")
             enqueue_tick(app, pipeline, TODAY, 7, "tick-2")
-            _until(settled("tick-2", 0), "the second tick")
+            _until(engine, settled("tick-2", 0), "the second tick")
         finally:
             for process in workers:
                 process.send_signal(signal.SIGTERM)  # Celery's warm shutdown
