@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 import mocks._common
-from mocks import DEMO_CONSUMER, DEMO_SSO, Endpoints, MockWorld
+from mocks import Endpoints, MockWorld
 from mocks._common import Encoded
 from mocks.bkn import STREAMS, UNITS
 from mocks.generator import generate
 from mocks.scenario import Scenario, ScenarioActivity, ScenarioEvidence, ScenarioFile, bundled_path
+from tests.test_mock_faults import _tokens  # the two tokens a BKN call carries
 
 EP = Endpoints()
 
@@ -77,14 +78,6 @@ def test_a_world_seeded_from_a_file_holds_no_scenario_records_and_no_parsed_copy
     assert len(world.scenario.activities) == len(world.scenario.evidence) == 0  # the parsed bulk was dropped
     held = [list.__getitem__(world.bkn.streams[s], i) for s in STREAMS for i in range(len(world.bkn.streams[s]))]
     assert held and all(type(item) is Encoded for item in held)  # one encoded copy per record, no dicts
-
-
-def _tokens(world: MockWorld) -> dict[str, str]:
-    with httpx.Client(transport=world.transport()) as client:
-        gw = client.post(EP.token_url, data={"grant_type": "client_credentials"}, auth=DEMO_CONSUMER).json()
-        sso = client.post(EP.sso_url, data={"grant_type": "password", "username": DEMO_SSO[0],
-                                            "password": DEMO_SSO[1]}).json()
-    return {"Authorization": f"Bearer {gw['access_token']}", "Auth": f"bearer {sso['access_token']}"}
 
 
 def test_listing_pages_are_joined_from_bytes_encoded_at_load_not_encoded_per_request(

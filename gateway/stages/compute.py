@@ -23,6 +23,7 @@ from gateway.feed.events import BUDGET_WARNING
 from gateway.mappings import compute_in_parts, get_scheme, plan_parts, supervisor_disagreements
 from gateway.outbox import Destination, enqueue_audit_head, enqueue_payroll, ledger
 from gateway.progress import Step
+from gateway.reports_integrity import load_signals, signal_events
 from gateway.stages._base import ComputeReport, Stage, StageContext
 from gateway.store import audit
 from gateway.store import holds as held_store
@@ -91,8 +92,6 @@ class Compute(Stage):
                 # In rows of their own: the same candidates computed again make the same row, not a second one.
                 feed_writer.publish(conn, tenant, period, _closure_events(run.candidates, tenant, period, now), now)
                 # Evidence integrity signals (issue 18): to the feed only; they change no amount.
-                from gateway.reports_integrity import load_signals, signal_events
-
                 if config.integrity.get("on_compute", True):
                     feed_writer.publish(conn, tenant, period, signal_events(
                         load_signals(conn, tenant, config, period), tenant, period, now), now)
