@@ -132,3 +132,21 @@ def test_variants_are_distinct_deterministic_and_judged_like_the_pool() -> None:
         assert (a.sha256 == a.signed_sha256) is (kind != "altered")
     with pytest.raises(ValueError, match="variant key"):
         variant("valid", "bad key (with spaces)")
+
+
+def test_dki_computes_without_reading_the_month_for_signals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DKI's month is ~1.4 M activities, computed in parts to stay under 1 GiB: its compute never reads the whole
+    month for the signals (`integrity.on_compute = false`); Metro's does."""
+    import gateway.stages.compute as compute_stage
+
+    asked: list[str] = []
+
+    def counting(conn, tenant, config, period):  # type: ignore[no-untyped-def]
+        asked.append(tenant)
+        return load_signals(conn, tenant, config, period)
+
+    monkeypatch.setattr(compute_stage, "load_signals", counting)
+    for tenant, period in (("dki", "2026-Q1"), ("metro", "2026-03")):
+        settings = Settings(database_url=f"sqlite:///{tmp_path}/{tenant}.db")
+        build_mock_pipeline(settings, MockWorld(Scenario.bundled(tenant)), clock=FakeClock()).cycle(tenant, period)
+    assert asked == ["metro"]
