@@ -129,3 +129,16 @@ def test_other_libraries_lines_are_json_masked_and_carry_the_bound_context() -> 
     event = json.loads(out.getvalue())
     assert event == {**event, "event": "lost 1988**********2003's channel", "logger": "kombu.connection",
                      "level": "warning", "tenant": "metro", "period": "2026-03"}
+
+
+def test_a_python_warning_is_a_json_line_too() -> None:
+    """A library's warning (pyhanko's import under a newer cryptography, say) must not put plain text into a JSON
+    stderr: warnings go through logging."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import warnings\nfrom gateway import logsetup\n"
+                           "logsetup.configure('INFO', json=True)\nwarnings.warn('an old API', UserWarning)"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert any("an old API" in line["event"] and line["logger"] == "py.warnings" for line in lines)
